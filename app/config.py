@@ -1,0 +1,152 @@
+"""Settings: the one place that reads the environment.
+
+Everything else receives a `Settings` value (or the pieces it needs) as an argument.
+Misconfiguration is reported at start-up, in one sentence, never at the first delivery.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """The service cannot start with these settings; the message says why in one sentence."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    github_app_id: str = ""
+    github_private_key: SecretStr | None = None
+    github_private_key_path: Path | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    database_url: str = "sqlite+aiosqlite:///relo-review.db"
+    queue_url: str | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    check_run_name: str = "Relo Review"
+    max_webhook_bytes: int = 25 * 1024 * 1024
+    max_file_bytes: int = 1024 * 1024
+    max_archive_bytes: int = 100 * 1024 * 1024
+    worker_concurrency: int = Field(default=4, ge=1)
+    review_timeout_seconds: float = 600.0
+    shutdown_grace_seconds: float = 30.0
+    ruff_path: str | None = None
+
+    @model_validator(mode="after")
+    def _check_key_sources(self) -> Settings:
+        if self.github_private_key is not None and self.github_private_key_path is not None:
+            raise ValueError("set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both")
+        return self
+
+    @cached_property
+    def private_key_pem(self) -> str | None:
+        """The app's PEM key; GITHUB_PRIVATE_KEY may carry literal `\\n` from a one-line .env."""
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value().replace("\\n", "\n").strip() + "\n"
+        if self.github_private_key_path is not None:
+            try:
+                return self.github_private_key_path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"GITHUB_PRIVATE_KEY_PATH {self.github_private_key_path} cannot be read: "
+                    f"{exc.strerror}."
+                ) from exc
+        return None
+
+    @property
+    def webhook_secret(self) -> bytes:
+        if self.github_webhook_secret is None:
+            return b""
+        return self.github_webhook_secret.get_secret_value().encode()
+
+    @property
+    def database_url_async(self) -> str:
+        """Operators write `postgresql://…`; SQLAlchemy's async engine needs the driver named."""
+        url = self.database_url
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    def validate_for_service(self) -> None:
+        """Fail fast on a half-configured app. With nothing configured at all the service still
+        starts, so that /setup can register the app; /webhook then refuses every delivery."""
+        if not self.webhook_secret and (self.github_app_id or self.private_key_pem):
+            raise ConfigError(
+                "GITHUB_WEBHOOK_SECRET is not set: the service cannot verify GitHub's deliveries "
+                "(set it in .env to the secret in the app's settings)."
+            )
+        self.validate_github_app()
+
+    @property
+    def setup_mode(self) -> bool:
+        return not self.webhook_secret and not self.github_app_id
+
+    def validate_github_app(self) -> None:
+        pem = self.private_key_pem
+        if not self.github_app_id and pem is None:
+            return  # not registered yet: deliveries are verified, reviews fail with a sentence
+        if not self.github_app_id:
+            raise ConfigError("GITHUB_APP_ID is not set but a private key is.")
+        if not self.github_app_id.isdigit() and not self.github_app_id.startswith("Iv"):
+            raise ConfigError(
+                f"GITHUB_APP_ID must be the app's numeric id or client id, got {self.github_app_id!r}."
+            )
+        if pem is None:
+            raise ConfigError(
+                "GITHUB_APP_ID is set but neither GITHUB_PRIVATE_KEY nor GITHUB_PRIVATE_KEY_PATH is."
+            )
+        load_private_key(pem)
+
+    @property
+    def github_app_configured(self) -> bool:
+        return bool(self.github_app_id) and self.private_key_pem is not None
+
+
+def load_private_key(pem: str) -> RSAPrivateKey:
+    try:
+        key = load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            "The GitHub App private key is not a valid unencrypted PEM key; download a new one "
+            "from the app's settings page."
+        ) from exc
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError("The GitHub App private key must be an RSA key (GitHub issues RSA keys).")
+    return key
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment and `.env`, turning validation errors into ConfigError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper() or "settings"
+        raise ConfigError(f"{name}: {first['msg']}.") from exc

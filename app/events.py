@@ -1,0 +1,192 @@
+"""Which delivery becomes which job. Pure: payload in, jobs (or a reason for none) out.
+
+GitHub keeps adding events, actions and fields, and old payloads lack fields new ones have, so
+every field read here is checked; a payload without what a handler needs is skipped with a
+reason, never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gidgethub import routing, sansio
+
+from app.jobs.models import ReviewJob
+
+ZERO_SHA = "0" * 40
+PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    jobs: tuple[ReviewJob, ...] = ()
+    reason: str = ""
+
+
+class SkipDelivery(Exception):
+    """The delivery asks for no work; the message says why, for the log."""
+
+
+def _obj(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise SkipDelivery(f"payload has no {key!r} object")
+    return value
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise SkipDelivery(f"payload has no {key!r} string")
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SkipDelivery(f"payload has no positive integer {key!r}")
+    return value
+
+
+def _sha(data: Mapping[str, Any], key: str) -> str:
+    value = _str(data, key)
+    if len(value) != 40 or any(c not in "0123456789abcdef" for c in value):
+        raise SkipDelivery(f"{key!r} is not a commit SHA")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    delivery_id: str
+    received_at: str
+
+
+def _base(event: sansio.Event, ctx: Context) -> dict[str, Any]:
+    data = event.data
+    repo = _obj(data, "repository")
+    sender = data.get("sender")
+    return {
+        "installation_id": _int(_obj(data, "installation"), "id"),
+        "repo": _str(repo, "full_name"),
+        "delivery_id": ctx.delivery_id,
+        "event": event.event,
+        "received_at": ctx.received_at,
+        "sender": sender.get("login") if isinstance(sender, Mapping) else None,
+    }
+
+
+router = routing.Router()
+
+
+@router.register("pull_request")
+async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
+    action = event.data.get("action")
+    if action not in PR_ACTIONS:
+        return Decision(reason=f"pull_request {action!r} needs no review")
+    pr = _obj(event.data, "pull_request")
+    if pr.get("draft") is True:
+        return Decision(reason="draft pull request: reviewed when marked ready")
+    if pr.get("state") not in (None, "open"):
+        return Decision(reason="pull request is not open")
+    head, base = _obj(pr, "head"), _obj(pr, "base")
+    head_repo = head.get("repo")
+    job = ReviewJob(
+        **_base(event, ctx),
+        kind="pull_request",
+        head_sha=_sha(head, "sha"),
+        base_sha=_sha(base, "sha"),
+        number=_int(pr, "number"),
+        ref=head.get("ref") if isinstance(head.get("ref"), str) else None,
+        head_repo=head_repo.get("full_name") if isinstance(head_repo, Mapping) else None,
+    )
+    return Decision(jobs=(job,))
+
+
+@router.register("push")
+async def _push(event: sansio.Event, ctx: Context) -> Decision:
+    data = event.data
+    ref = _str(data, "ref")
+    if data.get("deleted") is True or data.get("after") == ZERO_SHA:
+        return Decision(reason="push deletes a ref")
+    if not ref.startswith("refs/heads/"):
+        return Decision(reason="push to a tag or other non-branch ref")
+    branch = ref.removeprefix("refs/heads/")
+    default = _obj(data, "repository").get("default_branch")
+    if branch != default:
+        return Decision(reason=f"push to {branch!r}, not the default branch")
+    job = ReviewJob(**_base(event, ctx), kind="push", head_sha=_sha(data, "after"), ref=branch)
+    return Decision(jobs=(job,))
+
+
+def _from_check(
+    event: sansio.Event, ctx: Context, holder: Mapping[str, Any], branch: Any
+) -> Decision:
+    pulls = holder.get("pull_requests")
+    head_sha = _sha(holder, "head_sha")
+    base = _base(event, ctx)
+    if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
+        pr = pulls[0]
+        job = ReviewJob(
+            **base,
+            kind="pull_request",
+            head_sha=head_sha,
+            number=_int(pr, "number"),
+            base_sha=_sha(_obj(pr, "base"), "sha"),
+            ref=branch if isinstance(branch, str) else None,
+            fresh=True,
+        )
+    else:
+        job = ReviewJob(
+            **base,
+            kind="push",
+            head_sha=head_sha,
+            ref=branch if isinstance(branch, str) else None,
+            fresh=True,
+        )
+    return Decision(jobs=(job,))
+
+
+@router.register("check_suite", action="rerequested")
+async def _suite_rerequested(event: sansio.Event, ctx: Context) -> Decision:
+    suite = _obj(event.data, "check_suite")
+    return _from_check(event, ctx, suite, suite.get("head_branch"))
+
+
+@router.register("check_run", action="rerequested")
+async def _run_rerequested(event: sansio.Event, ctx: Context) -> Decision:
+    run = _obj(event.data, "check_run")
+    suite = run.get("check_suite")
+    branch = suite.get("head_branch") if isinstance(suite, Mapping) else None
+    return _from_check(event, ctx, run, branch)
+
+
+@router.register("check_run", action="requested_action")
+async def _run_action(event: sansio.Event, ctx: Context) -> Decision:
+    action = _obj(event.data, "requested_action")
+    if action.get("identifier") != "rerun":
+        return Decision(reason=f"check run action {action.get('identifier')!r} is not ours")
+    return await _run_rerequested(event, ctx)
+
+
+@router.register("installation")
+@router.register("installation_repositories")
+async def _installation(event: sansio.Event, ctx: Context) -> Decision:
+    installation = event.data.get("installation")
+    ident = installation.get("id") if isinstance(installation, Mapping) else None
+    return Decision(reason=f"{event.event} {event.data.get('action')!r} for installation {ident}")
+
+
+async def decide(event: sansio.Event, ctx: Context) -> Decision:
+    """Run the routes for this event; the first decision with jobs wins."""
+    decisions: list[Decision] = []
+    for callback in router.fetch(event):
+        try:
+            decisions.append(await callback(event, ctx))
+        except SkipDelivery as exc:
+            decisions.append(Decision(reason=str(exc)))
+    if not decisions:
+        return Decision(reason=f"{event.event} {event.data.get('action')!r} is not handled")
+    jobs = tuple(job for d in decisions for job in d.jobs)
+    return Decision(jobs=jobs, reason="; ".join(d.reason for d in decisions if d.reason))

@@ -1,0 +1,73 @@
+"""Reading a submission from GitHub: the change, its commit messages, and the baseline.
+
+A PR is compared `base...head` (GitHub's three-dot compare is the PR's own diff) in one request
+that also brings the commit messages; only when GitHub's 300-file compare cap is hit do we page
+through the PR's file list (up to 3,000 files). A push is compared against the baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.github.api import GitHubClient, get_with_links
+from app.github.change import COMPARE_FILES_LIMIT, PULL_FILES_LIMIT, build_change
+from app.review.models import Change
+
+
+class BaselineError(Exception):
+    """The baseline commit for a push review could not be found."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    change: Change
+    commit_messages: tuple[str, ...]
+
+
+def _messages(compare: dict[str, Any]) -> tuple[str, ...]:
+    out = []
+    for commit in compare.get("commits") or []:
+        message = ((commit or {}).get("commit") or {}).get("message")
+        if isinstance(message, str):
+            out.append(message)
+    return tuple(out)
+
+
+async def compare(
+    gh: GitHubClient, repo: str, base: str, head: str, *, pull_number: int | None = None
+) -> Fetched:
+    data = await gh.getitem(f"/repos/{repo}/compare/{base}...{head}?per_page=100")
+    entries: list[dict[str, Any]] = list(data.get("files") or [])
+    merge_base = (data.get("merge_base_commit") or {}).get("sha") or base
+    limit = COMPARE_FILES_LIMIT
+    if len(entries) >= COMPARE_FILES_LIMIT and pull_number is not None:
+        entries = [
+            dict(item)
+            async for item in gh.getiter(f"/repos/{repo}/pulls/{pull_number}/files?per_page=100")
+        ]
+        limit = PULL_FILES_LIMIT
+    change = build_change(merge_base, head, entries, limit=limit)
+    return Fetched(change=change, commit_messages=_messages(data))
+
+
+async def first_commit(gh: GitHubClient, repo: str, head: str) -> str:
+    """The oldest commit reachable from head: the starter code in a Classroom-style repo."""
+    url = f"/repos/{repo}/commits?sha={head}&per_page=1"
+    page, links = await get_with_links(gh, url)
+    if "last" in links:
+        page, _ = await get_with_links(gh, links["last"])
+    if not page:
+        raise BaselineError(f"{repo} has no commits before {head[:7]}.")
+    return str(page[-1]["sha"])
+
+
+async def resolve_baseline(gh: GitHubClient, repo: str, head: str, baseline: str) -> str:
+    """`first-commit`, a branch name, or a SHA -> a commit SHA."""
+    if baseline == "first-commit":
+        return await first_commit(gh, repo, head)
+    data = await gh.getitem(f"/repos/{repo}/commits/{baseline}")
+    sha = data.get("sha") if isinstance(data, dict) else None
+    if not isinstance(sha, str):
+        raise BaselineError(f"The baseline {baseline!r} is not a commit in {repo}.")
+    return sha

@@ -1,0 +1,147 @@
+"""Posting results back: the check run (created once per head, found again by external id) and
+the sticky PR comment (found by its hidden marker and edited in place)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from app.github.api import GitHubClient
+from app.render import COMMENT_MARKER, CheckOutput
+
+RERUN_ACTION = {
+    "label": "Re-run review",
+    "description": "Review this commit again",
+    "identifier": "rerun",
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def find_check_run(
+    gh: GitHubClient, repo: str, head_sha: str, *, name: str, external_id: str
+) -> dict[str, Any] | None:
+    """A check run this app already made for this review (after a crash or a redelivery)."""
+    async for run in gh.getiter(
+        f"/repos/{repo}/commits/{head_sha}/check-runs?check_name={name}&filter=latest&per_page=100",
+        iterable_key="check_runs",
+    ):
+        if run.get("external_id") == external_id:
+            return dict(run)
+    return None
+
+
+async def start_check_run(
+    gh: GitHubClient,
+    repo: str,
+    head_sha: str,
+    *,
+    name: str,
+    external_id: str,
+    reuse: bool = True,
+) -> int:
+    """The id of an in-progress check run for this review, reusing one we already created."""
+    if reuse:
+        existing = await find_check_run(gh, repo, head_sha, name=name, external_id=external_id)
+        if existing is not None and existing.get("status") != "completed":
+            return int(existing["id"])
+    created = await gh.post(
+        f"/repos/{repo}/check-runs",
+        data={
+            "name": name,
+            "head_sha": head_sha,
+            "status": "in_progress",
+            "external_id": external_id,
+            "started_at": _now(),
+            "output": {"title": "Reviewing…", "summary": "The review is running."},
+        },
+    )
+    return int(created["id"])
+
+
+async def complete_check_run(
+    gh: GitHubClient, repo: str, check_run_id: int, output: CheckOutput
+) -> None:
+    """Complete the run; annotations go 50 per request, the last request carries the conclusion."""
+    batches = list(output.batches())
+    url = f"/repos/{repo}/check-runs/{check_run_id}"
+    out = {"title": output.title, "summary": output.summary}
+    for batch in batches[:-1]:
+        await gh.patch(url, data={"output": {**out, "annotations": list(batch)}})
+    final: dict[str, Any] = {"title": output.title, "summary": output.summary}
+    if batches[-1]:
+        final["annotations"] = list(batches[-1])
+    await gh.patch(
+        url,
+        data={
+            "status": "completed",
+            "conclusion": output.conclusion,
+            "completed_at": _now(),
+            "output": final,
+            "actions": [RERUN_ACTION],
+        },
+    )
+
+
+async def fail_check_run(
+    gh: GitHubClient,
+    repo: str,
+    check_run_id: int,
+    *,
+    conclusion: str,
+    title: str,
+    summary: str,
+) -> None:
+    await gh.patch(
+        f"/repos/{repo}/check-runs/{check_run_id}",
+        data={
+            "status": "completed",
+            "conclusion": conclusion,
+            "completed_at": _now(),
+            "output": {"title": title, "summary": summary},
+            "actions": [RERUN_ACTION],
+        },
+    )
+
+
+async def create_completed_check_run(
+    gh: GitHubClient,
+    repo: str,
+    head_sha: str,
+    *,
+    name: str,
+    external_id: str,
+    conclusion: str,
+    title: str,
+    summary: str,
+) -> int:
+    """A check run that is born completed, e.g. `action_required` for a broken assignment config."""
+    created = await gh.post(
+        f"/repos/{repo}/check-runs",
+        data={
+            "name": name,
+            "head_sha": head_sha,
+            "external_id": external_id,
+            "status": "completed",
+            "conclusion": conclusion,
+            "completed_at": _now(),
+            "output": {"title": title, "summary": summary},
+        },
+    )
+    return int(created["id"])
+
+
+async def upsert_comment(gh: GitHubClient, repo: str, number: int, body: str) -> int:
+    """Edit our marked comment if it exists, else create it: one summary comment per PR."""
+    async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
+        user = comment.get("user") or {}
+        if COMMENT_MARKER in (comment.get("body") or "") and user.get("type") == "Bot":
+            if comment.get("body") != body:
+                await gh.patch(
+                    f"/repos/{repo}/issues/comments/{comment['id']}", data={"body": body}
+                )
+            return int(comment["id"])
+    created = await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})
+    return int(created["id"])

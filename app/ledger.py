@@ -1,0 +1,335 @@
+"""The ledger: what was delivered, what was reviewed, with what outcome and cost.
+
+SQLAlchemy Core on an async engine: a SQLite file by default, PostgreSQL at scale. A delivery
+is recorded, and its review job stored, in one transaction before the 202 is sent, so a crash
+after that point loses nothing: the next start finds the job unfinished and runs it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.jobs.models import ReviewJob
+from app.review.models import Finding
+
+metadata = sa.MetaData()
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(64)),
+    sa.Column("installation_id", sa.BigInteger),
+    sa.Column("repo", sa.String(256)),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("outcome", sa.String(256), nullable=False),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(64), index=True),
+    sa.Column("repo", sa.String(256), nullable=False, index=True),
+    sa.Column("subject", sa.String(300), nullable=False, index=True),
+    sa.Column("number", sa.Integer),
+    sa.Column("ref", sa.String(256)),
+    sa.Column("head_sha", sa.String(40), nullable=False),
+    sa.Column("job", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("check_run_id", sa.BigInteger),
+    sa.Column("conclusion", sa.String(32)),
+    sa.Column("assignment", sa.String(128)),
+    sa.Column("score", sa.Float),
+    sa.Column("points", sa.Integer),
+    sa.Column("scores", sa.Text),
+    sa.Column("flags", sa.Integer, nullable=False, default=0),
+    sa.Column("late", sa.Boolean, nullable=False, default=False),
+    sa.Column("prompt_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("completion_tokens", sa.Integer, nullable=False, default=0),
+    sa.Column("cost_usd", sa.Float, nullable=False, default=0.0),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+)
+
+findings = sa.Table(
+    "findings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), index=True, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("start_line", sa.Integer, nullable=False),
+    sa.Column("end_line", sa.Integer, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("rule", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+# States: queued -> running -> done | failed | superseded.
+UNFINISHED = ("queued", "running")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReview:
+    id: int
+    job: ReviewJob
+    state: str
+    attempts: int
+    check_run_id: int | None
+
+
+class Ledger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Ledger:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30}
+        return cls(create_async_engine(url, **kwargs))
+
+    async def create_schema(self) -> None:
+        """Create tables if missing (tests, and the embedded default without Alembic)."""
+        async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def accept_delivery(
+        self,
+        *,
+        delivery_id: str,
+        event: str,
+        action: str | None,
+        installation_id: int | None,
+        repo: str | None,
+        outcome: str,
+        jobs: Sequence[ReviewJob] = (),
+    ) -> list[int] | None:
+        """Record a delivery and its jobs atomically; None when the delivery id was seen before."""
+        now = utcnow()
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    deliveries.insert().values(
+                        id=delivery_id,
+                        event=event[:64],
+                        action=action[:64] if action else None,
+                        installation_id=installation_id,
+                        repo=repo[:256] if repo else None,
+                        received_at=now,
+                        outcome=outcome[:256],
+                    )
+                )
+                ids = []
+                for job in jobs:
+                    result = await conn.execute(
+                        reviews.insert().values(
+                            delivery_id=delivery_id,
+                            repo=job.repo,
+                            subject=job.subject,
+                            number=job.number,
+                            ref=job.ref,
+                            head_sha=job.head_sha,
+                            job=json.dumps(job.to_dict()),
+                            state="queued",
+                            attempts=0,
+                            created_at=now,
+                        )
+                    )
+                    ids.append(int(result.inserted_primary_key[0]))
+                return ids
+        except IntegrityError:
+            return None
+
+    async def enqueue_job(self, job: ReviewJob) -> int:
+        """A review job without a delivery of its own (e.g. started from the CLI)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                reviews.insert().values(
+                    delivery_id=job.delivery_id,
+                    repo=job.repo,
+                    subject=job.subject,
+                    number=job.number,
+                    ref=job.ref,
+                    head_sha=job.head_sha,
+                    job=json.dumps(job.to_dict()),
+                    state="queued",
+                    attempts=0,
+                    created_at=utcnow(),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    async def claim(self, review_id: int) -> StoredReview | None:
+        """Mark a queued review running; None if it is finished or superseded meanwhile."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                reviews.update()
+                .where(reviews.c.id == review_id, reviews.c.state.in_(UNFINISHED))
+                .values(state="running", attempts=reviews.c.attempts + 1, started_at=utcnow())
+            )
+            if result.rowcount == 0:
+                return None
+            row = (
+                await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
+            ).one()
+        return _stored(row)
+
+    async def get(self, review_id: int) -> StoredReview | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
+            ).one_or_none()
+        return _stored(row) if row is not None else None
+
+    async def set_check_run(self, review_id: int, check_run_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update().where(reviews.c.id == review_id).values(check_run_id=check_run_id)
+            )
+
+    async def requeue(self, review_id: int, error: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update()
+                .where(reviews.c.id == review_id)
+                .values(state="queued", error=error[:2000])
+            )
+
+    async def finish(
+        self,
+        review_id: int,
+        *,
+        state: str,
+        conclusion: str | None,
+        error: str | None = None,
+        assignment: str | None = None,
+        score: float | None = None,
+        points: int | None = None,
+        scores: dict[str, Any] | None = None,
+        flags: int = 0,
+        late: bool = False,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        found: Sequence[Finding] = (),
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update()
+                .where(reviews.c.id == review_id)
+                .values(
+                    state=state,
+                    conclusion=conclusion,
+                    error=error[:2000] if error else None,
+                    assignment=assignment,
+                    score=score,
+                    points=points,
+                    scores=json.dumps(scores) if scores is not None else None,
+                    flags=flags,
+                    late=late,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    cost_usd=cost_usd,
+                    finished_at=utcnow(),
+                )
+            )
+            if found:
+                await conn.execute(
+                    findings.insert(),
+                    [
+                        {
+                            "review_id": review_id,
+                            "path": f.path,
+                            "start_line": f.start_line,
+                            "end_line": f.end_line,
+                            "severity": f.severity.value,
+                            "rule": f.rule[:128],
+                            "source": f.source[:32],
+                            "message": f.message[:4000],
+                        }
+                        for f in found
+                    ],
+                )
+
+    async def supersede_older(self, review_id: int, subject: str) -> list[StoredReview]:
+        """Mark older unfinished reviews of the same subject superseded; return them."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(reviews).where(
+                        reviews.c.subject == subject,
+                        reviews.c.id < review_id,
+                        reviews.c.state == "queued",
+                    )
+                )
+            ).all()
+            if rows:
+                await conn.execute(
+                    reviews.update()
+                    .where(reviews.c.id.in_([r.id for r in rows]))
+                    .values(state="superseded", finished_at=utcnow())
+                )
+        return [_stored(r) for r in rows]
+
+    async def unfinished(self) -> list[StoredReview]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(reviews).where(reviews.c.state.in_(UNFINISHED)).order_by(reviews.c.id)
+                )
+            ).all()
+        return [_stored(r) for r in rows]
+
+    async def review_states(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(reviews.c.state, sa.func.count()).group_by(reviews.c.state)
+                )
+            ).all()
+        return {str(state): int(n) for state, n in rows}
+
+    async def delivery_outcome(self, delivery_id: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id)
+                )
+            ).scalar_one_or_none()
+
+
+def _stored(row: Any) -> StoredReview:
+    return StoredReview(
+        id=int(row.id),
+        job=ReviewJob.from_dict(json.loads(row.job)),
+        state=str(row.state),
+        attempts=int(row.attempts),
+        check_run_id=int(row.check_run_id) if row.check_run_id is not None else None,
+    )

@@ -1,0 +1,23 @@
+"""The long-lived dependencies of a running service, built once and passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx2
+
+from app.config import Settings
+from app.jobs.base import Queue
+from app.jobs.runner import Runner
+from app.ledger import Ledger
+from app.metrics import Metrics
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    ledger: Ledger
+    queue: Queue
+    http: httpx2.AsyncClient
+    runner: Runner
+    metrics: Metrics

@@ -1,0 +1,137 @@
+"""The Starlette application: routes, and a lifespan that builds (or is given) the services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.config import Settings
+from app.github.auth import TokenCache
+from app.jobs.inprocess import InProcessQueue
+from app.jobs.models import ReviewJob
+from app.jobs.runner import Runner, RunnerConfig
+from app.ledger import Ledger
+from app.metrics import Metrics
+from app.review.models import Reviewer
+from app.services import Services
+from app.webhook import webhook
+
+log = logging.getLogger(__name__)
+
+ReviewerFactory = Callable[[ReviewJob], Sequence[Reviewer]]
+
+
+def default_reviewers(settings: Settings) -> ReviewerFactory:
+    from app.review.static import StaticReviewer
+
+    static = StaticReviewer(ruff_path=settings.ruff_path)
+
+    def factory(job: ReviewJob) -> Sequence[Reviewer]:
+        return (static,)
+
+    return factory
+
+
+@asynccontextmanager
+async def running_services(
+    settings: Settings,
+    *,
+    http: httpx2.AsyncClient | None = None,
+    reviewers: ReviewerFactory | None = None,
+    start_workers: bool = True,
+) -> AsyncIterator[Services]:
+    """Build the ledger, HTTP client, token cache, runner and queue; tear them down after."""
+    factory = reviewers or default_reviewers(settings)
+    tokens = None
+    if settings.github_app_configured:
+        tokens = TokenCache(app_id=settings.github_app_id, private_key=settings.private_key_pem or "")
+    async with AsyncExitStack() as stack:
+        ledger = Ledger.from_url(settings.database_url_async)
+        stack.push_async_callback(ledger.close)
+        await ledger.create_schema()
+        if http is None:
+            http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, connect=10.0))
+            stack.push_async_callback(http.aclose)
+        runner = Runner(
+            config=RunnerConfig(
+                api_url=settings.github_api_url,
+                check_run_name=settings.check_run_name,
+                max_file_bytes=settings.max_file_bytes,
+                max_archive_bytes=settings.max_archive_bytes,
+            ),
+            http=http,
+            tokens=tokens,
+            ledger=ledger,
+            reviewers=factory,
+        )
+        queue = InProcessQueue(ledger, runner.run, concurrency=settings.worker_concurrency)
+        if start_workers:
+            await queue.start()
+        stack.push_async_callback(queue.stop, settings.shutdown_grace_seconds)
+        yield Services(
+            settings=settings,
+            ledger=ledger,
+            queue=queue,
+            http=http,
+            runner=runner,
+            metrics=Metrics(),
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    try:
+        await services.ledger.ping()
+    except OSError as exc:
+        return JSONResponse({"status": "unavailable", "ledger": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready", "queue_depth": services.queue.depth})
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    services.metrics.queue_depth.set(services.queue.depth)
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    services: Services | None = None,
+    http: httpx2.AsyncClient | None = None,
+    reviewers: ReviewerFactory | None = None,
+) -> Starlette:
+    """The ASGI app. Given `services`, it uses them as they are (tests own their lifetime)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if services is not None:
+            app.state.services = services
+            yield
+            return
+        async with running_services(settings, http=http, reviewers=reviewers) as built:
+            app.state.services = built
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/webhook", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    return app

@@ -1,0 +1,143 @@
+"""POST /webhook: size cap, signature, dedupe, decide, store, enqueue, answer — in milliseconds.
+
+The raw bytes are verified before anything parses them; JSON is parsed once (orjson). Nothing
+here calls GitHub or an LLM: accepted work is in the ledger before the 202 goes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from gidgethub import sansio
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from app.events import Context, decide
+from app.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    """GitHub's X-Hub-Signature-256: `sha256=` + hex HMAC of the raw body, compared in constant
+    time. The legacy SHA-1 header is not accepted."""
+    if not secret or not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode("ascii", "replace"))
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_payload(content_type: str, body: bytes) -> Any:
+    """GitHub sends JSON, or a form with a `payload` field when the hook is set up that way."""
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        fields = parse_qs(body.decode("utf-8"), strict_parsing=False)
+        values = fields.get("payload")
+        if not values:
+            raise ValueError("form body without a payload field")
+        return orjson.loads(values[0])
+    return orjson.loads(body)
+
+
+def _action(data: Mapping[str, Any]) -> str | None:
+    action = data.get("action")
+    return action if isinstance(action, str) else None
+
+
+def _installation(data: Mapping[str, Any]) -> int | None:
+    installation = data.get("installation")
+    ident = installation.get("id") if isinstance(installation, Mapping) else None
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+
+
+def _repo(data: Mapping[str, Any]) -> str | None:
+    repo = data.get("repository")
+    name = repo.get("full_name") if isinstance(repo, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+async def webhook(request: Request) -> Response:
+    services: Services = request.app.state.services
+    if not services.settings.webhook_secret:
+        return error(503, "the app is not configured yet: set GITHUB_WEBHOOK_SECRET or open /setup")
+    try:
+        body = await read_capped(request, services.settings.max_webhook_bytes)
+    except BodyTooLarge:
+        return error(413, "payload too large")
+    except ClientDisconnect:
+        return error(400, "client disconnected")
+    if not signature_ok(
+        services.settings.webhook_secret, body, request.headers.get("x-hub-signature-256")
+    ):
+        services.metrics.delivery("unknown", "bad_signature")
+        return error(401, "missing or invalid X-Hub-Signature-256")
+    event_name = request.headers.get("x-github-event", "").strip()
+    delivery_id = request.headers.get("x-github-delivery", "").strip()
+    if not event_name or not delivery_id:
+        return error(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+    if len(delivery_id) > 64 or len(event_name) > 64:
+        return error(400, "X-GitHub-Event or X-GitHub-Delivery header is too long")
+    try:
+        data = parse_payload(request.headers.get("content-type", "application/json"), body)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "body is not valid JSON")
+    if not isinstance(data, dict):
+        return error(400, "body is not a JSON object")
+    if event_name == "ping":
+        services.metrics.delivery(event_name, "ping")
+        return JSONResponse({"status": "pong"}, status_code=200)
+
+    received_at = datetime.now(UTC).isoformat()
+    event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
+    decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))
+    outcome = f"queued {len(decision.jobs)}" if decision.jobs else (decision.reason or "ignored")
+    review_ids = await services.ledger.accept_delivery(
+        delivery_id=delivery_id,
+        event=event_name,
+        action=_action(data),
+        installation_id=_installation(data),
+        repo=_repo(data),
+        outcome=outcome,
+        jobs=decision.jobs,
+    )
+    if review_ids is None:
+        services.metrics.delivery(event_name, "duplicate")
+        log.info("delivery %s: already accepted, ignored", delivery_id)
+        return JSONResponse({"status": "duplicate"}, status_code=200)
+    for review_id in review_ids:
+        await services.queue.enqueue(review_id)
+    if not review_ids:
+        services.metrics.delivery(event_name, "ignored")
+        log.info("delivery %s: %s %s: %s", delivery_id, event_name, _action(data), outcome)
+        return JSONResponse({"status": "ignored", "reason": outcome}, status_code=202)
+    services.metrics.delivery(event_name, "queued")
+    log.info("delivery %s: %s queued reviews %s", delivery_id, event_name, review_ids)
+    return JSONResponse({"status": "queued", "reviews": review_ids}, status_code=202)

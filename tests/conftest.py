@@ -1,0 +1,96 @@
+"""Fixtures: settings built without the environment, keys, and the service wired to fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app.config import Settings
+from app.services import Services
+from app.web import create_app, running_services
+from tests.support import SECRET
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def private_pem(rsa_key: rsa.RSAPrivateKey) -> str:
+    return rsa_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture(scope="session")
+def public_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
+    return rsa_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, private_pem: str) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "github_app_id": "4242",
+            "github_private_key": private_pem,
+            "github_webhook_secret": SECRET,
+            "github_api_url": "https://api.github.test",
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}",
+            "worker_concurrency": 2,
+            "shutdown_grace_seconds": 5.0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+class Harness:
+    """The real app and its services, talking to whatever the test wired in."""
+
+    def __init__(self, services: Services, client: httpx2.AsyncClient) -> None:
+        self.services = services
+        self.client = client
+
+    async def deliver(
+        self, event: str, payload: Any, *, delivery: str | None = None
+    ) -> httpx2.Response:
+        from tests.support import delivery_headers, encode
+
+        body = encode(payload)
+        return await self.client.post(
+            "/webhook", content=body, headers=delivery_headers(event, body, delivery=delivery)
+        )
+
+    async def settle(self) -> None:
+        """Wait until every queued review has finished (no sleeps: the queue says when)."""
+        queue = self.services.queue
+        join = getattr(queue, "join", None)
+        assert join is not None, "this queue cannot be awaited"
+        await join()
+
+
+@pytest.fixture
+async def idle_harness(settings: Settings) -> AsyncIterator[Harness]:
+    """The service with workers stopped: for the webhook's own behaviour."""
+    async with running_services(settings, start_workers=False, reviewers=lambda job: ()) as services:
+        app = create_app(settings, services=services)
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:
+            yield Harness(services, client)
