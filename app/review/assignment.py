@@ -1,0 +1,647 @@
+"""The assignment configuration: which repositories are assignments, and what they are graded on.
+
+It comes only from the organisation's `.github` repository (`.github/assignment-review.yml`), never
+from a submission, so a candidate cannot change their brief, rubric or where results go. Parsing is
+pure (the caller fetches the text), and every problem names its line: the people fixing the file are
+org admins reading a check run, not a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatchcase
+from typing import Annotated, Any, Literal, cast
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
+from yaml.error import Mark
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from app.review.models import Criterion
+
+CONFIG_PATH = ".github/assignment-review.yml"
+MAX_CONFIG_BYTES = 1_000_000
+MAX_NODES = 100_000  # values after alias expansion: stops "billion laughs" before validation
+MAX_DEPTH = 32
+_VERSION_SCHEMA = "1"  # bump when the meaning of the hashed content changes
+
+_Loc = tuple[str | int, ...]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in the config file; line and column are 1-based, None for whole-file problems."""
+
+    line: int | None
+    column: int | None
+    location: str  # e.g. "assignments[1].rubric[0].points"; "" when the problem is not at a key
+    message: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.location} {self.message}" if self.location else self.message
+
+    def __str__(self) -> str:
+        where = "" if self.line is None else f"line {self.line}, column {self.column}: "
+        return where + self.text
+
+
+class AssignmentConfigError(ValueError):
+    """The config is unusable: `str()` is one sentence for the check run, `.problems` lists all."""
+
+    def __init__(self, source: str, problems: Iterable[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+        super().__init__(self._sentence())
+
+    def _sentence(self) -> str:
+        if not self.problems:
+            return f"{self.source} is invalid."
+        first, more = self.problems[0], len(self.problems) - 1
+        where = self.source
+        if first.line is not None:
+            where += f", line {first.line}, column {first.column}"
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        return f"{where}: {first.text.rstrip('.')}{tail}."
+
+
+# --------------------------------------------------------------------------- globs
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    """Gitignore-style: `*` stays within a segment, `**` spans segments, a pattern without a slash
+    matches at any depth, and a pattern matching a directory matches everything under it."""
+    segments = pattern.strip("/").split("/")
+    if "/" not in pattern.rstrip("/"):
+        segments.insert(0, "**")
+    if segments[-1] == "**":
+        segments[-1:] = ["*", "**"]  # "docs/**" is what is inside docs/, not docs itself
+    else:
+        segments.append("**")
+    return _segments_match(tuple(segments), tuple(path.removeprefix("./").lstrip("/").split("/")))
+
+
+@functools.lru_cache(maxsize=4096)
+def _segments_match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_segments_match(rest, parts[i:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatchcase(parts[0], head) and _segments_match(rest, parts[1:])
+
+
+def _path_glob(value: str) -> str:
+    if value.startswith("!"):
+        raise ValueError("uses '!', which is not supported here; list the pattern under exclude")
+    return value
+
+
+def _repo_glob(value: str) -> str:
+    if (
+        value.count("/") > 1
+        or value.startswith("/")
+        or value.endswith("/")
+        or re.search(r"\s", value)
+    ):
+        raise ValueError(f"should be a glob like 'task-*' or 'owner/task-*', got {value!r}")
+    return value
+
+
+def _slug(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", value):
+        raise ValueError(f"should be lowercase letters, digits, '-' and '_' (≤64), got {value!r}")
+    return value
+
+
+def _full_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", value):
+        raise ValueError(f"should be a repository as 'owner/name', got {value!r}")
+    return value
+
+
+def _relative_path(value: str) -> str:
+    if value.startswith("/") or "\\" in value or ".." in value.split("/"):
+        raise ValueError(f"should be a relative path inside the .github repository, got {value!r}")
+    return value
+
+
+def _first_duplicate(ids: Iterable[str]) -> str | None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            return ident
+        seen.add(ident)
+    return None
+
+
+# --------------------------------------------------------------------------- values
+
+Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1)]
+Slug = Annotated[StrictStr, AfterValidator(_slug)]
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+PathGlob = Annotated[StrictStr, Field(min_length=1), AfterValidator(_path_glob)]
+RepoGlob = Annotated[StrictStr, Field(min_length=1), AfterValidator(_repo_glob)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _CriterionSpec(_Frozen):
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
+
+    id: Slug
+    description: Text
+    points: PositiveInt
+
+
+def _criterion_schema(_source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    """Validate as the strict spec (so errors keep their field location), keep models.Criterion."""
+    return core_schema.no_info_after_validator_function(
+        lambda spec: Criterion(spec.id, spec.description, spec.points),
+        handler.generate_schema(_CriterionSpec),
+        serialization=core_schema.plain_serializer_function_ser_schema(dataclasses.asdict),
+    )
+
+
+RubricCriterion = Annotated[Criterion, GetPydanticSchema(_criterion_schema)]
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Where a push review starts: the repository's first commit, a branch, or a commit."""
+
+    kind: Literal["first-commit", "branch", "sha"] = "first-commit"
+    ref: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Baseline:
+        """A SHA-looking value that is not hex is an error, not a branch: it is almost always a typo
+        that would silently review the wrong range. `refs/heads/NAME` forces a branch."""
+        if text == "first-commit":
+            return cls()
+        if text.startswith("refs/heads/"):
+            return cls("branch", _branch(text.removeprefix("refs/heads/")))
+        if re.fullmatch(r"[0-9a-fA-F]{7,40}", text) and any(c.isdigit() for c in text):
+            return cls("sha", text.lower())
+        non_hex = sum(c not in "0123456789abcdefABCDEF" for c in text)
+        if re.fullmatch(r"[0-9A-Za-z]{7,40}", text) and (
+            len(text) == 40 or (non_hex <= 1 and any(c.isdigit() for c in text))
+        ):
+            raise ValueError(
+                f"{text!r} looks like a commit SHA but is not hexadecimal "
+                "(write refs/heads/NAME if it is a branch)"
+            )
+        return cls("branch", _branch(text))
+
+    def __str__(self) -> str:
+        return self.ref or self.kind
+
+
+def _branch(name: str) -> str:
+    bad = re.search(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|[/.]$|\.lock$", name)
+    if not name or bad or len(name) > 255:
+        raise ValueError(f"should be 'first-commit', a branch name or a commit SHA, got {name!r}")
+    return name
+
+
+def _baseline(value: object) -> Baseline:
+    if isinstance(value, Baseline):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"was read as the number {value}; quote a SHA made of digits")
+    if not isinstance(value, str):
+        raise ValueError("should be 'first-commit', a branch name or a commit SHA")
+    return Baseline.parse(value)
+
+
+BaselineField = Annotated[
+    Baseline, PlainValidator(_baseline, json_schema_input_type=str), PlainSerializer(str)
+]
+
+
+class Paths(_Frozen):
+    """Which files of the change are reviewed (gitignore-style globs, relative to the repo root)."""
+
+    include: Annotated[tuple[PathGlob, ...], Field(min_length=1)] = ("**",)
+    exclude: tuple[PathGlob, ...] = ()
+
+    def includes(self, path: str) -> bool:
+        return any(_path_matches(p, path) for p in self.include) and not any(
+            _path_matches(p, path) for p in self.exclude
+        )
+
+
+class Feedback(_Frozen):
+    """Where results go; the score stays reviewer-only unless the organisation says otherwise."""
+
+    check_run: StrictBool = True
+    pr_comment: StrictBool = True
+    inline_comments: StrictBool = False
+    show_score_to_candidate: StrictBool = False
+
+
+class Assignment(_Frozen):
+    """One assignment: the repositories it covers and what they are reviewed against."""
+
+    id: Slug
+    repos: Annotated[tuple[RepoGlob, ...], Field(min_length=1)]
+    title: Text
+    brief: Text | None = None
+    brief_file: Annotated[StrictStr, AfterValidator(_relative_path)] | None = None
+    baseline: BaselineField = Baseline()
+    paths: Paths = Paths()
+    rubric: tuple[RubricCriterion, ...] = ()
+    model: Text | None = None
+    instructions: Text | None = None  # extra guidance for the reviewer, from the organisation only
+    max_files: PositiveInt | None = None
+    feedback: Feedback = Feedback()
+    reviewer_repo: Annotated[StrictStr, AfterValidator(_full_name)] | None = None
+    deadline: AwareDatetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title_defaults_to_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "title" not in data and isinstance(data.get("id"), str):
+            return {**data, "title": data["id"]}
+        return data
+
+    @field_validator("brief_file")
+    @classmethod
+    def _one_brief(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("brief") is not None:
+            raise ValueError("cannot be set together with brief; keep one of them")
+        return value
+
+    @field_validator("rubric")
+    @classmethod
+    def _unique_criteria(cls, value: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+        if (dup := _first_duplicate(c.id for c in value)) is not None:
+            raise PydanticCustomError("duplicate_id", "repeats the criterion id {id}", {"id": dup})
+        return value
+
+    def matches(self, full_name: str) -> bool:
+        """Globs with a slash match "owner/name", others the bare name; GitHub names ignore case."""
+        full = full_name.lower()
+        name = full.rpartition("/")[2]
+        return any(fnmatchcase(full if "/" in g else name, g.lower()) for g in self.repos)
+
+    def includes(self, path: str) -> bool:
+        return self.paths.includes(path)
+
+    @property
+    def total_points(self) -> int:
+        return sum(c.points for c in self.rubric)
+
+    @property
+    def version(self) -> str:
+        """Short hash of everything that shapes the review (not where it goes), so a cached LLM
+        result is reused only for the same brief, rubric, model, paths and baseline."""
+        content = {
+            "title": self.title,
+            "brief": self.brief,
+            "brief_file": self.brief_file if self.brief is None else None,
+            "instructions": self.instructions,
+            "rubric": [[c.id, c.description, c.points] for c in self.rubric],
+            "model": self.model,
+            "paths": [list(self.paths.include), list(self.paths.exclude)],
+            "baseline": str(self.baseline),
+            "max_files": self.max_files,
+        }
+        blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(f"{_VERSION_SCHEMA}:{blob}".encode()).hexdigest()[:12]
+
+    def with_brief(self, text: str) -> Assignment:
+        """A copy with the brief filled in, once the caller has fetched `brief_file`."""
+        return self.model_copy(update={"brief": text.strip()})
+
+
+class AssignmentConfig(_Frozen):
+    """The whole file. Order matters: a repository gets the first assignment that matches it."""
+
+    assignments: tuple[Assignment, ...]
+
+    @field_validator("assignments")
+    @classmethod
+    def _unique_ids(cls, value: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
+        if (dup := _first_duplicate(a.id for a in value)) is not None:
+            raise PydanticCustomError("duplicate_id", "repeats the assignment id {id}", {"id": dup})
+        return value
+
+    def match(self, full_name: str) -> Assignment | None:
+        return next((a for a in self.assignments if a.matches(full_name)), None)
+
+
+DEFAULT_ASSIGNMENT = Assignment(id="default", repos=("*",), title="Code review")
+"""Used only when the organisation has no config file at all: findings and a summary, no rubric."""
+
+_MODELS = (AssignmentConfig, Assignment, Paths, Feedback, _CriterionSpec)
+_KNOWN_KEYS = sorted({key for model in _MODELS for key in model.model_fields})
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    """The document is valid YAML but too large or deep to handle safely."""
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loading that refuses deep nesting and self-referencing aliases while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open: list[str | None] = []  # anchors of the nodes being composed
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event: yaml.NodeEvent = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise _LimitError(
+                    problem=f"alias *{event.anchor} refers to a node that contains it",
+                    problem_mark=cast(Mark, event.start_mark),
+                )
+            return super().compose_node(parent, index)
+        if len(self._open) >= MAX_DEPTH:
+            raise _LimitError(
+                problem=f"nests deeper than {MAX_DEPTH} levels",
+                problem_mark=cast(Mark, event.start_mark),
+            )
+        self._open.append(event.anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _check_expansion(root: Node) -> None:
+    """Count values as validation will see them (aliases expanded), without expanding them."""
+    memo: dict[int, tuple[int, int]] = {}  # id(node) -> (size, height)
+
+    def visit(node: Node, depth: int) -> tuple[int, int]:
+        known = memo.get(id(node))
+        if known is None:
+            if depth > MAX_DEPTH:
+                raise _LimitError(
+                    problem=f"nests deeper than {MAX_DEPTH} levels once aliases are expanded",
+                    problem_mark=node.start_mark,
+                )
+            size, height = 1, 1
+            for child in _children(node):
+                child_size, child_height = visit(child, depth + 1)
+                size, height = size + child_size, max(height, child_height + 1)
+                if size > MAX_NODES:
+                    raise _LimitError(
+                        problem=f"expands to more than {MAX_NODES:,} values; check its aliases",
+                        problem_mark=node.start_mark,
+                    )
+            known = memo[id(node)] = (size, height)
+        if depth + known[1] - 1 > MAX_DEPTH:
+            raise _LimitError(
+                problem=f"nests deeper than {MAX_DEPTH} levels once aliases are expanded",
+                problem_mark=node.start_mark,
+            )
+        return known
+
+    visit(root, 1)
+
+
+def _walk(root: Node) -> tuple[dict[_Loc, Mark], list[ConfigProblem]]:
+    """Map each key/index path to where it is written, and find keys written twice (PyYAML keeps
+    the last silently). Keys merged in with `<<` never override positions of explicit keys."""
+    positions: dict[_Loc, Mark] = {(): root.start_mark}
+    problems: list[ConfigProblem] = []
+    checked: set[int] = set()
+    stack: list[tuple[_Loc, Node, bool]] = [((), root, False)]
+    while stack:
+        path, node, merged = stack.pop()
+
+        def place(loc: _Loc, mark: Mark, merged: bool = merged) -> None:
+            if merged:
+                positions.setdefault(loc, mark)
+            else:
+                positions[loc] = mark
+
+        if isinstance(node, SequenceNode):
+            for index, item in enumerate(node.value):
+                place((*path, index), item.start_mark)
+                stack.append(((*path, index), item, merged))
+        elif isinstance(node, MappingNode):
+            seen: dict[tuple[str, str], Mark] = {}
+            for key, value in node.value:
+                if key.tag == _MERGE:
+                    sources = value.value if isinstance(value, SequenceNode) else [value]
+                    stack.extend((path, source, True) for source in sources)
+                    continue
+                if not isinstance(key, ScalarNode):
+                    continue
+                loc = (*path, str(key.value))
+                first = seen.get((key.tag, key.value))
+                if first is not None and id(node) not in checked:
+                    twice = (
+                        f"is written twice (first on line {first.line + 1}); YAML keeps the last"
+                    )
+                    problems.append(_problem(loc, key.start_mark, twice))
+                seen[(key.tag, key.value)] = key.start_mark
+                place(loc, key.start_mark)
+                stack.append((loc, value, merged))
+            checked.add(id(node))
+    return positions, problems
+
+
+def _fatal(
+    source: str, line: int | None, column: int | None, message: str
+) -> AssignmentConfigError:
+    return AssignmentConfigError(source, [ConfigProblem(line, column, "", message)])
+
+
+def _load(text: str, source: str) -> tuple[object, dict[_Loc, Mark], list[ConfigProblem]]:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_CONFIG_BYTES:
+        raise _fatal(
+            source, None, None, f"the file is {size:,} bytes; the limit is {MAX_CONFIG_BYTES:,}"
+        )
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)
+        root = loader.get_single_node()
+        if root is None:
+            raise _fatal(source, 1, 1, "the file is empty; it should define 'assignments:'")
+        _check_expansion(root)
+        positions, problems = _walk(root)
+        return loader.construct_document(root), positions, problems
+    except yaml.MarkedYAMLError as exc:
+        message = exc.problem or "invalid YAML"
+        if not isinstance(exc, _LimitError):
+            message = "invalid YAML: " + ", ".join(filter(None, [exc.context, exc.problem]))
+        mark = exc.problem_mark or exc.context_mark
+        raise AssignmentConfigError(source, [_problem((), mark, message)]) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
+        at = int(exc.position)
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        char = f"#x{int(exc.character):04x}"
+        raise _fatal(source, line, column, f"invalid YAML: {exc.reason} ({char})") from exc
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def _loc_text(loc: _Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _problem(loc: _Loc, mark: Mark | None, message: str) -> ConfigProblem:
+    if mark is None:
+        return ConfigProblem(None, None, _loc_text(loc), message)
+    return ConfigProblem(mark.line + 1, mark.column + 1, _loc_text(loc), message)
+
+
+def _nearest(positions: dict[_Loc, Mark], loc: _Loc) -> Mark | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in positions:
+            return positions[loc[:end]]
+    return None
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, date):
+        return value.isoformat()
+    text = repr(value)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+def _message(error: ErrorDetails) -> str:
+    kind, value = error["type"], error["input"]
+    if kind == "extra_forbidden":
+        hint = difflib.get_close_matches(str(error["loc"][-1]), _KNOWN_KEYS, n=1)
+        return "is not a known key" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "timezone_aware":
+        return f"needs a time and a timezone like 2026-12-01T18:00:00+01:00, got {_show(value)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"should be a mapping of keys to values, got {_show(value)}"
+    if kind in ("tuple_type", "list_type"):
+        return f"should be a list, got {_show(value)}"
+    if kind == "string_type":
+        return f"should be text (quote it), got {_show(value)}"
+    if kind == "int_type":
+        return f"should be a whole number, got {_show(value)}"
+    if kind == "bool_type":
+        return f"should be true or false, got {_show(value)}"
+    if kind in ("too_short", "string_too_short"):
+        return "should not be empty"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    if kind == "duplicate_id":
+        return error["msg"]
+    return f"{error['msg'].removeprefix('Input ')}, got {_show(value)}"
+
+
+def _duplicate_ids(data: object, positions: dict[_Loc, Mark]) -> list[ConfigProblem]:
+    """Checked on the raw data so that they are reported with every other problem, not only when
+    the rest of the file is valid (when pydantic's own check would run)."""
+    assignments = data.get("assignments") if isinstance(data, dict) else None
+    if not isinstance(assignments, list):
+        return []
+    groups: list[tuple[_Loc, str, list[Any]]] = [(("assignments",), "assignment", assignments)]
+    for index, item in enumerate(assignments):
+        if isinstance(item, dict) and isinstance(item.get("rubric"), list):
+            groups.append((("assignments", index, "rubric"), "criterion", item["rubric"]))
+    problems = []
+    for prefix, what, items in groups:
+        first: dict[str, int] = {}
+        for index, item in enumerate(items):
+            ident = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(ident, str):
+                continue
+            if ident not in first:
+                first[ident] = index
+                continue
+            earlier = positions.get((*prefix, first[ident], "id"))
+            where = f" (first on line {earlier.line + 1})" if earlier else ""
+            loc = (*prefix, index, "id")
+            problems.append(
+                _problem(loc, _nearest(positions, loc), f"repeats the {what} id {ident!r}{where}")
+            )
+    return problems
+
+
+def parse_config(text: str, *, source: str = CONFIG_PATH) -> AssignmentConfig:
+    """Parse and validate the organisation's config; raise AssignmentConfigError listing every
+    problem with its line, so one round of fixes is enough."""
+    data, positions, problems = _load(text, source)
+    problems += _duplicate_ids(data, positions)
+    try:
+        config = AssignmentConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors(include_url=False) if e["type"] != "duplicate_id"]
+        for error in errors:
+            loc = tuple(error["loc"])
+            if error["type"] == "too_short" and any(
+                len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
+                for other in errors
+            ):
+                continue  # "empty" only because its items were invalid: those are reported
+            problem = _problem(loc, _nearest(positions, loc), _message(error))
+            problems.append(problem if loc else dataclasses.replace(problem, location="the file"))
+        raise AssignmentConfigError(source, problems) from None
+    if problems:
+        raise AssignmentConfigError(source, problems)
+    return config
