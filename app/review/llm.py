@@ -1,0 +1,535 @@
+"""The LLM reviewer: grades the change against the rubric with any OpenAI-compatible server.
+
+The model is treated as an unreliable witness: its answer is validated in code (scores clamped,
+citations outside the change dropped and counted, missing criteria left "not assessed"), and a
+refusal, truncation or unparseable answer is retried once before the review fails with a sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import httpx2
+import openai
+import pydantic
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from pydantic import BaseModel, Field, field_validator
+
+from app.review.models import (
+    Change,
+    Criterion,
+    CriterionScore,
+    Evidence,
+    Finding,
+    ReviewerResult,
+    ReviewError,
+    Severity,
+    SkippedFile,
+    Submission,
+    Usage,
+)
+from app.review.prompt import (
+    DEFAULT_BUDGET_TOKENS,
+    Plan,
+    build_messages,
+    fixed_prompt_tokens,
+    identity,
+    plan_requests,
+)
+
+log = logging.getLogger(__name__)
+
+# --- the answer schema (sent as json_schema, and used to validate json_object answers) ----------
+# No non-null defaults in the schema (strict structured output rejects them): optional fields use
+# default_factory, which pydantic leaves out of the JSON schema.
+
+_SEVERITY_ALIASES = {
+    "info": "notice",
+    "note": "notice",
+    "minor": "notice",
+    "low": "notice",
+    "warn": "warning",
+    "medium": "warning",
+    "major": "warning",
+    "critical": "error",
+    "high": "error",
+    "bug": "error",
+}
+
+
+class AnswerEvidence(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+
+
+class AnswerCriterion(BaseModel):
+    id: str
+    score: float | None
+    rationale: str = Field(default_factory=str)
+    evidence: list[AnswerEvidence] = Field(default_factory=list)
+
+
+class AnswerFinding(BaseModel):
+    path: str
+    start_line: int
+    end_line: int
+    severity: Literal["notice", "warning", "error"]
+    title: str = Field(default_factory=str)
+    message: str = Field(default_factory=str)
+    suggestion: str | None = None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _lenient_severity(cls, value: object) -> object:
+        """Small local models say "info" or "High"; map the obvious synonyms, reject the rest."""
+        if isinstance(value, str):
+            lowered = value.strip().lower()
+            return _SEVERITY_ALIASES.get(lowered, lowered)
+        return value
+
+
+class ReviewAnswer(BaseModel):
+    summary: str = Field(default_factory=str)
+    criteria: list[AnswerCriterion] = Field(default_factory=list)
+    findings: list[AnswerFinding] = Field(default_factory=list)
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LLMAssessment:
+    """The merged result of every request of one review."""
+
+    summary: str
+    criteria: tuple[CriterionScore, ...]
+    findings: tuple[Finding, ...]
+    dropped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    usage: tuple[Usage, ...] = ()
+    files_not_reviewed: tuple[SkippedFile, ...] = ()
+
+
+class LLMReviewError(ReviewError):
+    """A ReviewError that still carries the tokens spent, so failed reviews are costed too."""
+
+    def __init__(self, message: str, usage: Sequence[Usage] = ()) -> None:
+        super().__init__(message)
+        self.usage = tuple(usage)
+
+
+# Reasons an item of the answer was dropped; keys of LLMAssessment.dropped.
+UNKNOWN_CRITERION = "unknown_criterion"
+DUPLICATE_CRITERION = "duplicate_criterion"
+INVALID_SCORE = "invalid_score"
+FINDING_PATH = "finding_path_not_in_change"
+FINDING_LINES = "finding_lines_not_changed"
+EVIDENCE_PATH = "evidence_path_not_in_change"
+EVIDENCE_LINES = "evidence_lines_not_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """One request's answer after validation; `scores` holds only criteria it assessed."""
+
+    summary: str
+    scores: Mapping[str, CriterionScore]
+    findings: tuple[Finding, ...]
+    dropped: Mapping[str, int]
+
+
+def normalise_range(start: int, end: int) -> tuple[int, int]:
+    low, high = sorted((max(1, start), max(1, end)))
+    return low, high
+
+
+def _anchor(
+    change: Change, path: str, start: int, end: int, reasons: tuple[str, str], dropped: Counter[str]
+) -> tuple[int, int] | None:
+    """The normalised range if it touches a changed line of a file in the change, else count it."""
+    file = change.file(path)
+    if file is None:
+        dropped[reasons[0]] += 1
+        return None
+    low, high = normalise_range(start, end)
+    if not any(low <= line <= high for line in file.changed_lines):
+        dropped[reasons[1]] += 1
+        return None
+    return low, high
+
+
+def validate_answer(
+    answer: ReviewAnswer, rubric: Sequence[Criterion], change: Change
+) -> PartResult:
+    """Keep what can be trusted: rubric criteria with clamped scores, citations of changed lines."""
+    points = {c.id: c.points for c in rubric}
+    dropped: Counter[str] = Counter()
+    scores: dict[str, CriterionScore] = {}
+    for item in answer.criteria:
+        if item.id not in points:
+            dropped[UNKNOWN_CRITERION] += 1
+            continue
+        if item.id in scores:
+            dropped[DUPLICATE_CRITERION] += 1
+            continue
+        if item.score is None:
+            continue
+        if not math.isfinite(item.score):
+            dropped[INVALID_SCORE] += 1
+            continue
+        evidence: list[Evidence] = []
+        for ev in item.evidence:
+            anchored = _anchor(
+                change,
+                ev.path,
+                ev.start_line,
+                ev.end_line,
+                (EVIDENCE_PATH, EVIDENCE_LINES),
+                dropped,
+            )
+            if anchored is not None:
+                evidence.append(Evidence(ev.path, *anchored))
+        top = points[item.id]
+        scores[item.id] = CriterionScore(
+            item.id,
+            top,
+            min(max(item.score, 0.0), float(top)),
+            item.rationale.strip(),
+            tuple(dict.fromkeys(evidence)),
+        )
+    findings: list[Finding] = []
+    for f in answer.findings:
+        anchored = _anchor(
+            change, f.path, f.start_line, f.end_line, (FINDING_PATH, FINDING_LINES), dropped
+        )
+        if anchored is None:
+            continue
+        findings.append(
+            Finding(
+                path=f.path,
+                start_line=anchored[0],
+                end_line=anchored[1],
+                severity=Severity(f.severity),
+                rule="llm",
+                message=f.message.strip(),
+                title=f.title.strip(),
+                source="llm",
+                suggestion=f.suggestion or None,
+            )
+        )
+    return PartResult(answer.summary.strip(), scores, tuple(findings), dict(dropped))
+
+
+def merge_parts(
+    parts: Sequence[PartResult], weights: Sequence[int], rubric: Sequence[Criterion]
+) -> tuple[str, tuple[CriterionScore, ...]]:
+    """Combine the answers of a chunked review.
+
+    Per criterion: the mean of the scores of the parts that assessed it, weighted by each part's
+    size in tokens (a part showing more of the code says more), rounded to 2 decimals; parts that
+    gave null (nothing relevant shown) do not count, so a criterion no part assessed stays None.
+    Rationales and summaries are joined in part order without duplicates; evidence is the union.
+    """
+    summary = "\n\n".join(dict.fromkeys(p.summary for p in parts if p.summary))
+    merged: list[CriterionScore] = []
+    for criterion in rubric:
+        assessed = [
+            (p.scores[criterion.id], max(w, 1))
+            for p, w in zip(parts, weights, strict=True)
+            if criterion.id in p.scores
+        ]
+        if not assessed:
+            merged.append(CriterionScore(criterion.id, criterion.points, None))
+            continue
+        total = sum(w for _, w in assessed)
+        mean = sum((s.score or 0.0) * w for s, w in assessed) / total
+        merged.append(
+            CriterionScore(
+                criterion.id,
+                criterion.points,
+                round(mean, 2),
+                " ".join(dict.fromkeys(s.rationale for s, _ in assessed if s.rationale)),
+                tuple(dict.fromkeys(e for s, _ in assessed for e in s.evidence)),
+            )
+        )
+    return summary, tuple(merged)
+
+
+def _dedupe(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    seen: dict[tuple[str, int, int, str, str], Finding] = {}
+    for f in findings:
+        seen.setdefault((f.path, f.start_line, f.end_line, f.title, f.message), f)
+    return tuple(seen.values())
+
+
+def price_usd(usage: Usage | Iterable[Usage], prices: Mapping[str, tuple[float, float]]) -> float:
+    """Cost from per-million-token (input, output) prices by model.
+
+    A dated model name ("gpt-4o-mini-2024-07-18") takes the price of its longest listed prefix;
+    a model missing from the table costs 0 (the operator's table is the source of truth).
+    """
+    items = (usage,) if isinstance(usage, Usage) else tuple(usage)
+    total = 0.0
+    for u in items:
+        key = (
+            u.model
+            if u.model in prices
+            else max((m for m in prices if u.model.startswith(m)), key=len, default=None)
+        )
+        if key is None:
+            continue
+        input_price, output_price = prices[key]
+        total += (u.prompt_tokens * input_price + u.completion_tokens * output_price) / 1_000_000
+    return total
+
+
+# --- talking to the server --------------------------------------------------------------------
+
+_FENCED_JSON = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+class _Unusable(Exception):
+    """The server answered, but not with a usable review: worth one retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Mode:
+    """Shared by the requests of one review: once json_schema is rejected, stop asking for it."""
+
+    json_schema: bool = True
+
+
+def _usage_from_body(model: str, response: httpx2.Response) -> Usage:
+    try:
+        body = response.json()
+    except ValueError:
+        return Usage(model)
+    raw = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(raw, dict):
+        return Usage(model)
+    return Usage(model, int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+
+
+def _usage(model: str, completion: ChatCompletion) -> Usage:
+    if completion.usage is None:
+        return Usage(model)
+    return Usage(model, completion.usage.prompt_tokens, completion.usage.completion_tokens)
+
+
+def _api_failure(exc: openai.APIError) -> str:
+    """One sentence for the check run; details (never prompt text) go to the log."""
+    log.warning("LLM request failed: %s", type(exc).__name__)
+    if isinstance(exc, openai.APIConnectionError):
+        return "The LLM service could not be reached; the review can be re-run later."
+    if isinstance(exc, openai.RateLimitError):
+        return "The LLM service kept rate-limiting the review (HTTP 429); re-run it later."
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return "The LLM service rejected the API key; an operator must fix OPENAI_API_KEY."
+    if isinstance(exc, openai.NotFoundError):
+        return "The LLM service does not offer the configured model (HTTP 404)."
+    if isinstance(exc, openai.APIStatusError):
+        return f"The LLM service failed with HTTP {exc.status_code}; the review can be re-run."
+    return "The LLM service sent a response the reviewer could not read."
+
+
+class LLMReviewer:
+    """Reviewer protocol (`review`) plus `assess` for the rubric scores."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        model: str,
+        rubric: Sequence[Criterion],
+        brief: str,
+        budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+        max_total_tokens: int | None = None,
+        mask: Callable[[str], str] = identity,
+        seed: int = 7,
+        concurrency: int = 4,
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._rubric = tuple(rubric)
+        self._brief = brief
+        self._budget = budget_tokens
+        self._max_total = max_total_tokens
+        self._mask = mask
+        self._seed = seed
+        self._concurrency = max(concurrency, 1)
+
+    def plan(self, submission: Submission) -> Plan:
+        """The requests this submission needs (pure; exposed for the pipeline and benchmarks)."""
+        overhead = fixed_prompt_tokens(self._brief, self._rubric)
+        if overhead >= self._budget:
+            raise LLMReviewError(
+                "The brief and rubric alone exceed the per-request token budget; raise the budget "
+                "or shorten the brief."
+            )
+        return plan_requests(
+            submission.change.files,
+            self._budget,
+            self._max_total,
+            contents=submission.contents,
+            mask=self._mask,
+            overhead_tokens=overhead,
+        )
+
+    async def review(self, submission: Submission) -> ReviewerResult:
+        assessment = await self.assess(submission)
+        notes = [
+            f"Not reviewed by the LLM: {s.path} ({s.reason})."
+            for s in assessment.files_not_reviewed
+        ]
+        if dropped := sum(assessment.dropped.values()):
+            detail = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in assessment.dropped.items())
+            notes.append(f"The LLM's answer had {dropped} item(s) dropped by validation: {detail}.")
+        return ReviewerResult(findings=assessment.findings, notes=tuple(notes))
+
+    async def assess(self, submission: Submission) -> LLMAssessment:
+        plan = self.plan(submission)
+        if not plan.requests:
+            return LLMAssessment(
+                summary="",
+                findings=(),
+                files_not_reviewed=plan.not_reviewed,
+                criteria=tuple(CriterionScore(c.id, c.points, None) for c in self._rubric),
+            )
+        parts = len(plan.requests)
+        spent: list[Usage] = []
+        mode = _Mode()
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def run(index: int) -> PartResult:
+            messages = build_messages(
+                self._brief, self._rubric, plan.requests[index], part=index + 1, parts=parts
+            )
+            async with gate:
+                answer = await self._ask(messages, mode, spent, index + 1, parts)
+            return validate_answer(answer, self._rubric, submission.change)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(run(i)) for i in range(parts)]
+        except* ReviewError as failures:
+            first = failures.exceptions[0]
+            raise LLMReviewError(str(first), spent) from first
+        results = [t.result() for t in tasks]
+        summary, criteria = merge_parts(
+            results, [r.code_tokens for r in plan.requests], self._rubric
+        )
+        dropped: Counter[str] = Counter()
+        for r in results:
+            dropped.update(r.dropped)
+        return LLMAssessment(
+            summary=summary,
+            criteria=criteria,
+            findings=_dedupe(f for r in results for f in r.findings),
+            dropped=MappingProxyType(dict(dropped)),
+            usage=tuple(spent),
+            files_not_reviewed=plan.not_reviewed,
+        )
+
+    async def _ask(
+        self,
+        messages: list[ChatCompletionMessageParam],
+        mode: _Mode,
+        spent: list[Usage],
+        part: int,
+        parts: int,
+    ) -> ReviewAnswer:
+        """One request, retried once when the answer is unusable."""
+        reason = ""
+        for _attempt in range(2):
+            try:
+                return await self._request(messages, mode, spent)
+            except _Unusable as exc:
+                reason = exc.reason
+                log.info("LLM answer unusable (%s); part %d of %d", reason, part, parts)
+            except openai.APIError as exc:
+                raise ReviewError(_api_failure(exc)) from exc
+        where = f" for part {part} of {parts}" if parts > 1 else ""
+        raise ReviewError(
+            f"The LLM reviewer gave no usable answer{where}, twice: {reason}. "
+            "The rubric was not scored; the review can be re-run."
+        )
+
+    async def _request(
+        self, messages: list[ChatCompletionMessageParam], mode: _Mode, spent: list[Usage]
+    ) -> ReviewAnswer:
+        if mode.json_schema:
+            try:
+                return await self._request_structured(messages, spent)
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                log.info("LLM server rejected json_schema; falling back to json_object")
+                mode.json_schema = False
+        return await self._request_json_object(messages, spent)
+
+    async def _request_structured(
+        self, messages: list[ChatCompletionMessageParam], spent: list[Usage]
+    ) -> ReviewAnswer:
+        raw = await self._client.chat.completions.with_raw_response.parse(
+            model=self._model,
+            messages=messages,
+            response_format=ReviewAnswer,
+            temperature=0,
+            seed=self._seed,
+        )
+        try:
+            completion = raw.parse()
+        except openai.LengthFinishReasonError as exc:
+            spent.append(_usage(self._model, exc.completion))
+            raise _Unusable("the answer was cut off at the length limit") from exc
+        except openai.ContentFilterFinishReasonError as exc:
+            spent.append(_usage_from_body(self._model, raw.http_response))
+            raise _Unusable("the server's content filter stopped the answer") from exc
+        except pydantic.ValidationError as exc:
+            spent.append(_usage_from_body(self._model, raw.http_response))
+            raise _Unusable("the answer was not valid JSON of the expected shape") from exc
+        spent.append(_usage(self._model, completion))
+        if not completion.choices:
+            raise _Unusable("the answer was empty")
+        message = completion.choices[0].message
+        if message.refusal:
+            raise _Unusable("the model refused to review")
+        if message.parsed is None:
+            raise _Unusable("the answer was empty")
+        return message.parsed
+
+    async def _request_json_object(
+        self, messages: list[ChatCompletionMessageParam], spent: list[Usage]
+    ) -> ReviewAnswer:
+        completion = await self._client.chat.completions.create(
+            model=self._model,
+            messages=messages,
+            response_format={"type": "json_object"},
+            temperature=0,
+            seed=self._seed,
+        )
+        spent.append(_usage(self._model, completion))
+        if not completion.choices:
+            raise _Unusable("the answer was empty")
+        choice = completion.choices[0]
+        if choice.finish_reason == "length":
+            raise _Unusable("the answer was cut off at the length limit")
+        if choice.message.refusal:
+            raise _Unusable("the model refused to review")
+        content = choice.message.content or ""
+        fenced = _FENCED_JSON.match(content)
+        try:
+            return ReviewAnswer.model_validate_json(fenced.group(1) if fenced else content)
+        except pydantic.ValidationError as exc:
+            raise _Unusable("the answer was not valid JSON of the expected shape") from exc
