@@ -39,6 +39,21 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
 
+    llm_budget_tokens: int = Field(default=24_000, ge=1_000)
+    llm_max_review_tokens: int | None = Field(default=200_000, ge=1_000)
+    llm_timeout_seconds: float = 120.0
+    llm_max_retries: int = Field(default=3, ge=0)
+    # Per-million-token (input, output) prices in USD, longest model-name prefix wins.
+    llm_prices: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": (0.15, 0.60),
+            "gpt-4o": (2.50, 10.00),
+            "gpt-4.1-mini": (0.40, 1.60),
+            "gpt-4.1": (2.00, 8.00),
+            "o4-mini": (1.10, 4.40),
+        }
+    )
+
     database_url: str = "sqlite+aiosqlite:///relo-review.db"
     queue_url: str | None = None
 
@@ -125,6 +140,10 @@ class Settings(BaseSettings):
                 "GITHUB_APP_ID is set but neither GITHUB_PRIVATE_KEY nor GITHUB_PRIVATE_KEY_PATH is."
             )
         load_private_key(pem)
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
 
     @property
     def github_app_configured(self) -> bool:

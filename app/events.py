@@ -57,6 +57,14 @@ def _sha(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
+MAX_TEXT = 20_000
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value[:MAX_TEXT] if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     delivery_id: str
@@ -100,6 +108,8 @@ async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
         number=_int(pr, "number"),
         ref=head.get("ref") if isinstance(head.get("ref"), str) else None,
         head_repo=head_repo.get("full_name") if isinstance(head_repo, Mapping) else None,
+        title=_text(pr, "title"),
+        body=_text(pr, "body") or "",
     )
     return Decision(jobs=(job,))
 

@@ -78,6 +78,14 @@ findings = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
 )
 
+llm_results = sa.Table(
+    "llm_results",
+    metadata,
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # States: queued -> running -> done | failed | superseded.
 UNFINISHED = ("queued", "running")
 
@@ -315,6 +323,17 @@ class Ledger:
                 )
             ).all()
         return {str(state): int(n) for state, n in rows}
+
+    async def cached_assessment(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(sa.select(llm_results.c.data).where(llm_results.c.key == key))
+            ).scalar_one_or_none()
+
+    async def store_assessment(self, key: str, data: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(llm_results.delete().where(llm_results.c.key == key))
+            await conn.execute(llm_results.insert().values(key=key, data=data, created_at=utcnow()))
 
     async def delivery_outcome(self, delivery_id: str) -> str | None:
         async with self.engine.connect() as conn:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.review.models import Finding, Review, Severity
@@ -161,11 +161,12 @@ def summary_markdown(review: Review, *, show_score: bool = True) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def check_output(review: Review) -> CheckOutput:
+def check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
+    shown = review if show_score else replace(review, scores=())
     return CheckOutput(
         conclusion=conclusion_for(review),
-        title=check_title(review),
-        summary=cut(summary_markdown(review)),
+        title=check_title(shown),
+        summary=cut(summary_markdown(review, show_score=show_score)),
         annotations=tuple(annotation(f) for f in review.findings),
     )
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx2
+import openai
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,16 +17,52 @@ from app.config import Settings
 from app.github.auth import TokenCache
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import ReviewJob
-from app.jobs.runner import Runner, RunnerConfig
+from app.jobs.runner import LLMFactory, Runner, RunnerConfig
 from app.ledger import Ledger
 from app.metrics import Metrics
+from app.review.assignment import Assignment
+from app.review.llm import LLMReviewer
 from app.review.models import Reviewer
+from app.review.secrets import mask_secrets
 from app.services import Services
 from app.webhook import webhook
 
 log = logging.getLogger(__name__)
 
 ReviewerFactory = Callable[[ReviewJob], Sequence[Reviewer]]
+
+
+def llm_factory(settings: Settings, client: openai.AsyncOpenAI) -> LLMFactory:
+    """Per-assignment LLM reviewers over one shared client; secrets masked before sending."""
+
+    def mask(text: str) -> str:
+        return mask_secrets(text)[0]
+
+    def build(assignment: Assignment) -> tuple[LLMReviewer | None, str]:
+        model = assignment.model or settings.openai_model
+        reviewer = LLMReviewer(
+            client,
+            model,
+            assignment.rubric,
+            assignment.brief or "",
+            budget_tokens=settings.llm_budget_tokens,
+            max_total_tokens=settings.llm_max_review_tokens,
+            mask=mask,
+        )
+        return reviewer, model
+
+    return build
+
+
+def openai_client(settings: Settings, http: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    return openai.AsyncOpenAI(
+        api_key=key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        http_client=http,
+    )
 
 
 def default_reviewers(settings: Settings) -> ReviewerFactory:
@@ -45,6 +82,7 @@ async def running_services(
     *,
     http: httpx2.AsyncClient | None = None,
     reviewers: ReviewerFactory | None = None,
+    llm: openai.AsyncOpenAI | None = None,
     start_workers: bool = True,
 ) -> AsyncIterator[Services]:
     """Build the ledger, HTTP client, token cache, runner and queue; tear them down after."""
@@ -59,6 +97,10 @@ async def running_services(
         if http is None:
             http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, connect=10.0))
             stack.push_async_callback(http.aclose)
+        if llm is None and settings.llm_configured:
+            llm = openai_client(settings)
+            stack.push_async_callback(llm.close)
+        metrics = Metrics()
         runner = Runner(
             config=RunnerConfig(
                 api_url=settings.github_api_url,
@@ -70,6 +112,9 @@ async def running_services(
             tokens=tokens,
             ledger=ledger,
             reviewers=factory,
+            llm=llm_factory(settings, llm) if llm is not None else None,
+            prices=dict(settings.llm_prices),
+            metrics=metrics,
         )
         queue = InProcessQueue(ledger, runner.run, concurrency=settings.worker_concurrency)
         if start_workers:
@@ -81,7 +126,7 @@ async def running_services(
             queue=queue,
             http=http,
             runner=runner,
-            metrics=Metrics(),
+            metrics=metrics,
         )
 
 

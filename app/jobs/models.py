@@ -21,6 +21,8 @@ class ReviewJob:
     base_sha: str | None = None  # PR base; None for pushes (the baseline is resolved later)
     head_repo: str | None = None  # a fork's owner/name
     sender: str | None = None
+    title: str | None = None  # PR title and body as delivered (None: fetch them)
+    body: str | None = None
     fresh: bool = False  # a reviewer asked for a new review: do not reuse stored results
 
     @property

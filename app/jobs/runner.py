@@ -7,27 +7,41 @@ a conclusion and a sentence, and the ledger records why.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import httpx2
 from gidgethub import HTTPException
 
 from app.github.api import GitHubClient, GitHubUnavailable
+from app.github.assignments import AssignmentSource
 from app.github.auth import AuthError, TokenCache
 from app.github.content import ContentError, fetch_contents
-from app.github.fetch import BaselineError, Fetched, compare, resolve_baseline
+from app.github.fetch import BaselineError, Fetched, compare, first_commit, resolve_baseline
 from app.github.publish import (
     complete_check_run,
+    create_completed_check_run,
     fail_check_run,
     start_check_run,
     upsert_comment,
 )
 from app.jobs.models import ReviewJob
 from app.ledger import Ledger, StoredReview
+from app.metrics import Metrics
 from app.render import check_output, comment_body, failure_output
+from app.review.assignment import DEFAULT_ASSIGNMENT, Assignment, AssignmentConfigError
+from app.review.engine import (
+    AssessmentCache,
+    ReviewPlan,
+    assessment_from_json,
+    assessment_to_json,
+    is_late,
+    review_submission,
+)
+from app.review.llm import LLMAssessment, LLMReviewer
 from app.review.models import Review, Reviewer, ReviewError, Submission
-from app.review.pipeline import anchor, merge_findings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +55,8 @@ EXPECTED_FAILURES = (
     httpx2.HTTPError,
 )
 
+LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
+
 
 @dataclass(frozen=True, slots=True)
 class RunnerConfig:
@@ -48,6 +64,10 @@ class RunnerConfig:
     check_run_name: str
     max_file_bytes: int
     max_archive_bytes: int
+
+
+class ConfigProblem(Exception):
+    """The organisation's assignment config cannot be used; reported as `action_required`."""
 
 
 class Runner:
@@ -59,15 +79,31 @@ class Runner:
         tokens: TokenCache | None,
         ledger: Ledger,
         reviewers: Callable[[ReviewJob], Sequence[Reviewer]],
+        llm: LLMFactory | None = None,
+        prices: dict[str, tuple[float, float]] | None = None,
+        metrics: Metrics | None = None,
+        assignments: AssignmentSource | None = None,
     ) -> None:
         self.config = config
         self.http = http
         self.tokens = tokens
         self.ledger = ledger
         self.reviewers = reviewers
+        self.llm = llm
+        self.prices = prices or {}
+        self.metrics = metrics or Metrics()
+        self.assignments = assignments or AssignmentSource()
 
     def client(self, token: str | None = None) -> GitHubClient:
-        return GitHubClient(self.http, base_url=self.config.api_url, oauth_token=token)
+        return GitHubClient(
+            self.http,
+            base_url=self.config.api_url,
+            oauth_token=token,
+            on_response=self._count,
+        )
+
+    def _count(self, method: str, status: int, headers: object) -> None:
+        self.metrics.github_requests.labels(method=method, status=str(status)).inc()
 
     async def installation_client(self, installation_id: int) -> GitHubClient:
         if self.tokens is None:
@@ -75,82 +111,222 @@ class Runner:
         token = await self.tokens.token(self.client(), installation_id)
         return self.client(token)
 
+    # --- the job -----------------------------------------------------------------------------
+
     async def run(self, stored: StoredReview) -> None:
         job = stored.job
+        started = time.monotonic()
         try:
             gh = await self.installation_client(job.installation_id)
         except EXPECTED_FAILURES as exc:
             # Without a token there is no check run to complete; the ledger says why.
             log.error("review %s: cannot authenticate: %s", stored.id, exc)
+            self.metrics.failures.labels(kind="auth").inc()
             await self.ledger.finish(stored.id, state="failed", conclusion=None, error=str(exc))
             return
         check_run_id = stored.check_run_id
         try:
+            assignment = await self.assignment_for(gh, job)
+            if assignment is None:
+                log.info("review %s: %s matches no assignment; not reviewed", stored.id, job.repo)
+                await self.ledger.finish(
+                    stored.id, state="done", conclusion=None,
+                    error="the repository matches no assignment",
+                )
+                return
+            if job.kind == "push" and await self.open_pull_for(gh, job):
+                await self.ledger.finish(
+                    stored.id, state="done", conclusion=None,
+                    error="an open pull request covers this branch",
+                )
+                return
             if check_run_id is None:
                 check_run_id = await start_check_run(
-                    gh,
-                    job.repo,
-                    job.head_sha,
+                    gh, job.repo, job.head_sha,
                     name=self.config.check_run_name,
                     external_id=job.external_id,
                     reuse=stored.attempts > 1,
                 )
                 await self.ledger.set_check_run(stored.id, check_run_id)
-            review = await self.review(gh, job)
-            output = check_output(review)
+            review = await self.review(gh, job, assignment)
+            show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
+            output = check_output(review, show_score=show_score)
             await complete_check_run(gh, job.repo, check_run_id, output)
-            if job.number is not None:
-                await upsert_comment(
-                    gh, job.repo, job.number, comment_body(review, show_score=True)
+            if job.number is not None and assignment.feedback.pr_comment:
+                body = comment_body(
+                    review, show_score=assignment.feedback.show_score_to_candidate
                 )
+                await upsert_comment(gh, job.repo, job.number, body)
+        except ConfigProblem as exc:
+            await self._config_problem(gh, stored, check_run_id, str(exc))
+            return
         except EXPECTED_FAILURES as exc:
+            self.metrics.failures.labels(kind=type(exc).__name__).inc()
             await self._fail(gh, stored, check_run_id, _sentence(exc))
             return
         except Exception as exc:
             # The job boundary: a bug must not leave the check run in progress. It is logged
-            # with its traceback and recorded, not hidden.
+            # with its traceback and counted, not hidden.
             log.exception("review %s crashed", stored.id)
+            self.metrics.failures.labels(kind="internal").inc()
             await self._fail(
                 gh, stored, check_run_id,
                 f"Relo Review hit an internal error ({type(exc).__name__}); the operators "
                 "have the details in the service log.",
             )
             return
+        await self._record(stored, job, assignment, review, output.conclusion, started)
+
+    async def _record(
+        self,
+        stored: StoredReview,
+        job: ReviewJob,
+        assignment: Assignment,
+        review: Review,
+        conclusion: str,
+        started: float,
+    ) -> None:
         total = review.total
+        prompt = sum(u.prompt_tokens for u in review.usage)
+        completion = sum(u.completion_tokens for u in review.usage)
+        for u in review.usage:
+            self.metrics.llm_tokens.labels(model=u.model, kind="prompt").inc(u.prompt_tokens)
+            self.metrics.llm_tokens.labels(model=u.model, kind="completion").inc(
+                u.completion_tokens
+            )
+        if review.usage:
+            self.metrics.llm_cost.labels(model=review.usage[0].model).inc(review.cost_usd)
+        self.metrics.reviews.labels(state="done").inc()
+        self.metrics.review_seconds.observe(time.monotonic() - started)
         await self.ledger.finish(
             stored.id,
             state="done",
-            conclusion=output.conclusion,
+            conclusion=conclusion,
+            assignment=assignment.id,
             score=total[0] if total else None,
             points=total[1] if total else None,
-            flags=len(review.flags),
+            scores={s.criterion_id: s.score for s in review.scores} if review.scores else None,
+            flags=len(review.flags) + sum(1 for f in review.findings if f.source == "injection"),
+            late=is_late(assignment, _parse_time(job.received_at)),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=review.cost_usd,
             found=review.findings,
+        )
+
+    async def _config_problem(
+        self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str
+    ) -> None:
+        job = stored.job
+        title = "The assignment configuration needs fixing"
+        summary = (
+            f"{sentence}\n\nThis submission was not reviewed. An organisation admin can fix the "
+            "file in the organisation's `.github` repository, then use **Re-run** on this check."
+        )
+        log.warning("review %s: assignment config problem: %s", stored.id, sentence)
+        try:
+            if check_run_id is None:
+                await create_completed_check_run(
+                    gh, job.repo, job.head_sha,
+                    name=self.config.check_run_name, external_id=job.external_id,
+                    conclusion="action_required", title=title, summary=summary,
+                )
+            else:
+                await fail_check_run(
+                    gh, job.repo, check_run_id,
+                    conclusion="action_required", title=title, summary=summary,
+                )
+        except EXPECTED_FAILURES:
+            log.exception("review %s: could not report the config problem", stored.id)
+        await self.ledger.finish(
+            stored.id, state="failed", conclusion="action_required", error=sentence
         )
 
     async def _fail(
         self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str
     ) -> None:
         log.warning("review %s failed: %s", stored.id, sentence)
-        if check_run_id is not None:
-            title, summary = failure_output(sentence)
-            try:
-                await fail_check_run(
-                    gh, stored.job.repo, check_run_id,
+        self.metrics.reviews.labels(state="failed").inc()
+        title, summary = failure_output(sentence)
+        job = stored.job
+        try:
+            if check_run_id is None:
+                await create_completed_check_run(
+                    gh, job.repo, job.head_sha,
+                    name=self.config.check_run_name, external_id=job.external_id,
                     conclusion="neutral", title=title, summary=summary,
                 )
-            except EXPECTED_FAILURES:
-                log.exception("review %s: could not complete check run %s", stored.id,
-                              check_run_id)
+            else:
+                await fail_check_run(
+                    gh, job.repo, check_run_id,
+                    conclusion="neutral", title=title, summary=summary,
+                )
+        except EXPECTED_FAILURES:
+            log.exception("review %s: could not complete its check run", stored.id)
         await self.ledger.finish(stored.id, state="failed", conclusion="neutral", error=sentence)
 
-    async def fetch(self, gh: GitHubClient, job: ReviewJob) -> Fetched:
+    # --- reading the submission --------------------------------------------------------------
+
+    async def assignment_for(self, gh: GitHubClient, job: ReviewJob) -> Assignment | None:
+        """The assignment from the org's `.github` repo only; defaults when it has no config."""
+        owner = job.repo.split("/", 1)[0]
+        try:
+            org = await self.assignments.load(gh, owner)
+        except AssignmentConfigError as exc:
+            problems = "\n".join(f"- {p}" for p in exc.problems[:50])
+            raise ConfigProblem(f"{exc}\n\n{problems}") from exc
+        if org.config is None:
+            return DEFAULT_ASSIGNMENT
+        assignment = org.config.match(job.repo)
+        if assignment is not None and assignment.brief_file:
+            text = await self.assignments.brief(gh, owner, org.sha, assignment.brief_file)
+            if text is None:
+                raise ConfigProblem(
+                    f"Assignment {assignment.id!r} names brief_file {assignment.brief_file!r}, "
+                    f"which is not in {owner}/.github."
+                )
+            assignment = assignment.with_brief(text)
+        return assignment
+
+    async def open_pull_for(self, gh: GitHubClient, job: ReviewJob) -> bool:
+        """A push to a branch that an open PR reviews is left to the PR's own review."""
+        owner = job.repo.split("/", 1)[0]
+        pulls = await gh.getitem(
+            f"/repos/{job.repo}/pulls?state=open&head={owner}:{job.ref}&per_page=1"
+        )
+        return bool(pulls)
+
+    async def fetch(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Fetched:
         if job.kind == "pull_request" and job.base_sha:
             return await compare(gh, job.repo, job.base_sha, job.head_sha, pull_number=job.number)
-        base = await resolve_baseline(gh, job.repo, job.head_sha, "first-commit")
+        baseline = assignment.baseline
+        if baseline.kind == "first-commit":
+            base = await first_commit(gh, job.repo, job.head_sha)
+        else:
+            base = await resolve_baseline(gh, job.repo, job.head_sha, baseline.ref)
         return await compare(gh, job.repo, base, job.head_sha)
 
-    async def review(self, gh: GitHubClient, job: ReviewJob) -> Review:
-        fetched = await self.fetch(gh, job)
+    async def pull_text(self, gh: GitHubClient, job: ReviewJob) -> tuple[str, str]:
+        """The PR's title and body, fetched fresh: the candidate may have edited them."""
+        if job.number is None:
+            return "", ""
+        if job.title is not None:
+            return job.title, job.body or ""
+        pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+        return str(pr.get("title") or ""), str(pr.get("body") or "")
+
+    def cache(self) -> AssessmentCache:
+        async def get(key: str) -> LLMAssessment | None:
+            text = await self.ledger.cached_assessment(key)
+            return assessment_from_json(text) if text is not None else None
+
+        async def put(key: str, assessment: LLMAssessment) -> None:
+            await self.ledger.store_assessment(key, assessment_to_json(assessment))
+
+        return get, put
+
+    async def review(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Review:
+        fetched = await self.fetch(gh, job, assignment)
         change = fetched.change
         contents = await fetch_contents(
             self.http,
@@ -162,29 +338,44 @@ class Runner:
             max_file_bytes=self.config.max_file_bytes,
             max_archive_bytes=self.config.max_archive_bytes,
         )
+        title, body = await self.pull_text(gh, job)
         submission = Submission(
             repo=job.repo,
             change=change,
             contents=contents.files,
+            title=title,
+            body=body,
             commit_messages=fetched.commit_messages,
         )
-        results = [await reviewer.review(submission) for reviewer in self.reviewers(job)]
-        merged = merge_findings(*(r.findings for r in results))
-        on_diff, outside = anchor(merged, change)
-        notes = tuple(n for r in results for n in r.notes)
-        if contents.too_large:
-            notes += (
-                f"{len(contents.too_large)} file(s) over {self.config.max_file_bytes} bytes were "
-                "not analysed: " + ", ".join(contents.too_large[:10]),
-            )
-        return Review(
-            head_sha=job.head_sha,
-            findings=on_diff,
-            outside_diff=outside,
-            skipped=change.skipped,
-            files_reviewed=len(change.files),
-            notes=notes,
+        llm, model = self.llm(assignment) if self.llm is not None else (None, "")
+        plan = ReviewPlan(
+            assignment=assignment,
+            reviewers=tuple(self.reviewers(job)),
+            llm=llm,
+            model=model,
+            prices=self.prices,
+            fresh=job.fresh,
+            received_at=_parse_time(job.received_at),
         )
+        review = await review_submission(submission, plan, self.cache())
+        if contents.too_large:
+            review = _with_note(
+                review,
+                f"{len(contents.too_large)} file(s) over {self.config.max_file_bytes} bytes were "
+                "not analysed: " + ", ".join(contents.too_large[:10]) + ".",
+            )
+        return review
+
+
+def _with_note(review: Review, note: str) -> Review:
+    return replace(review, notes=(*review.notes, note))
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def _sentence(exc: BaseException) -> str:

@@ -1,0 +1,225 @@
+"""One review of one submission, whatever asked for it (a webhook job or the local CLI).
+
+Static analysis, the grader-injection scan and the LLM run over the same filtered change; their
+findings are merged and anchored to changed lines. The LLM is optional and fallible: when it
+fails the review still completes with static results and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from app.review.assignment import Assignment
+from app.review.injection import scan_submission
+from app.review.llm import LLMAssessment, LLMReviewer, LLMReviewError, price_usd
+from app.review.models import (
+    CriterionScore,
+    Evidence,
+    Finding,
+    Severity,
+    Review,
+    Reviewer,
+    ReviewError,
+    SkippedFile,
+    Submission,
+    Usage,
+)
+from app.review.pipeline import anchor, merge_findings
+
+log = logging.getLogger(__name__)
+
+AssessmentCache = tuple[
+    Callable[[str], Awaitable[LLMAssessment | None]],
+    Callable[[str, LLMAssessment], Awaitable[None]],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPlan:
+    """Everything one review needs besides the submission; an immutable value per review."""
+
+    assignment: Assignment
+    reviewers: tuple[Reviewer, ...]
+    llm: LLMReviewer | None = None
+    model: str = ""
+    prices: Mapping[str, tuple[float, float]] | None = None
+    fresh: bool = False
+    received_at: datetime | None = None
+
+
+def filter_paths(submission: Submission, assignment: Assignment) -> Submission:
+    """Drop files outside the assignment's include/exclude globs, listing them as skipped."""
+    change = submission.change
+    kept = tuple(f for f in change.files if assignment.includes(f.path))
+    if len(kept) == len(change.files):
+        return submission
+    excluded = tuple(
+        SkippedFile(f.path, "excluded by the assignment's paths")
+        for f in change.files
+        if not assignment.includes(f.path)
+    )
+    return replace(
+        submission, change=replace(change, files=kept, skipped=change.skipped + excluded)
+    )
+
+
+def is_late(assignment: Assignment, received_at: datetime | None) -> bool:
+    """Late by when GitHub delivered the submission: commit dates are the candidate's to set."""
+    return (
+        assignment.deadline is not None
+        and received_at is not None
+        and received_at > assignment.deadline
+    )
+
+
+def cache_key(submission: Submission, assignment: Assignment, model: str) -> str:
+    return f"{submission.repo}|{submission.change.head_sha}|{assignment.version}|{model}"
+
+
+async def _static(reviewers: Sequence[Reviewer], submission: Submission) -> tuple[
+    list[Finding], list[str]
+]:
+    found: list[Finding] = []
+    notes: list[str] = []
+    for reviewer in reviewers:
+        try:
+            result = await reviewer.review(submission)
+        except ReviewError as exc:
+            notes.append(f"The {reviewer.name} reviewer could not run: {exc}")
+            continue
+        found.extend(result.findings)
+        notes.extend(result.notes)
+    return found, notes
+
+
+async def review_submission(
+    submission: Submission, plan: ReviewPlan, cache: AssessmentCache | None = None
+) -> Review:
+    assignment = plan.assignment
+    submission = filter_paths(submission, assignment)
+    # Pure CPU over possibly large text: keep it off the event loop.
+    injection = await asyncio.to_thread(scan_submission, submission)
+    in_files = tuple(f for f in injection if f.path)
+    flags = tuple(f for f in injection if not f.path)
+    static_found, notes = await _static(plan.reviewers, submission)
+
+    assessment: LLMAssessment | None = None
+    usage: tuple[Usage, ...] = ()
+    skipped = submission.change.skipped
+    if plan.llm is not None:
+        key = cache_key(submission, assignment, plan.model)
+        if cache is not None and not plan.fresh:
+            assessment = await cache[0](key)
+            if assessment is not None:
+                notes.append("The LLM's assessment of this commit was reused (same rubric).")
+        if assessment is None:
+            try:
+                assessment = await plan.llm.assess(submission)
+            except LLMReviewError as exc:
+                usage = exc.usage
+                notes.append(f"The LLM review failed ({exc}); this review shows static analysis only.")
+            except ReviewError as exc:
+                notes.append(f"The LLM review failed ({exc}); this review shows static analysis only.")
+            else:
+                usage = assessment.usage
+                if cache is not None:
+                    await cache[1](key, assessment)
+        if assessment is not None:
+            skipped += assessment.files_not_reviewed
+
+    llm_findings = assessment.findings if assessment else ()
+    merged = merge_findings(static_found, llm_findings, in_files)
+    on_diff, outside = anchor(merged, submission.change)
+    if is_late(assignment, plan.received_at):
+        notes.insert(0, f"Submitted after the deadline ({assignment.deadline}).")
+    scores = assessment.criteria if assessment else ()
+    if not scores and assignment.rubric:
+        scores = tuple(CriterionScore(c.id, c.points, None) for c in assignment.rubric)
+    return Review(
+        head_sha=submission.change.head_sha,
+        findings=on_diff,
+        outside_diff=outside,
+        skipped=skipped,
+        files_reviewed=len(submission.change.files),
+        notes=tuple(notes),
+        title=assignment.title,
+        summary=assessment.summary if assessment else "",
+        scores=scores,
+        flags=flags,
+        dropped=tuple(sorted(assessment.dropped.items())) if assessment else (),
+        usage=usage,
+        cost_usd=price_usd(usage, plan.prices or {}) if usage else 0.0,
+    )
+
+
+def assessment_to_json(assessment: LLMAssessment) -> str:
+    """The stored form of an LLM assessment, so a re-run of the same commit costs nothing."""
+    return json.dumps(
+        {
+            "summary": assessment.summary,
+            "criteria": [
+                {
+                    "id": c.criterion_id,
+                    "points": c.points,
+                    "score": c.score,
+                    "rationale": c.rationale,
+                    "evidence": [[e.path, e.start_line, e.end_line] for e in c.evidence],
+                }
+                for c in assessment.criteria
+            ],
+            "findings": [
+                {
+                    "path": f.path,
+                    "start": f.start_line,
+                    "end": f.end_line,
+                    "severity": f.severity.value,
+                    "rule": f.rule,
+                    "message": f.message,
+                    "title": f.title,
+                    "source": f.source,
+                    "suggestion": f.suggestion,
+                }
+                for f in assessment.findings
+            ],
+            "dropped": dict(assessment.dropped),
+            "not_reviewed": [[s.path, s.reason] for s in assessment.files_not_reviewed],
+        }
+    )
+
+
+def assessment_from_json(text: str) -> LLMAssessment:
+    data = json.loads(text)
+    return LLMAssessment(
+        summary=data["summary"],
+        criteria=tuple(
+            CriterionScore(
+                c["id"],
+                c["points"],
+                c["score"],
+                c["rationale"],
+                tuple(Evidence(*e) for e in c["evidence"]),
+            )
+            for c in data["criteria"]
+        ),
+        findings=tuple(
+            Finding(
+                f["path"],
+                f["start"],
+                f["end"],
+                Severity(f["severity"]),
+                f["rule"],
+                f["message"],
+                f["title"],
+                f["source"],
+                f["suggestion"],
+            )
+            for f in data["findings"]
+        ),
+        dropped=data["dropped"],
+        files_not_reviewed=tuple(SkippedFile(*s) for s in data["not_reviewed"]),
+    )
