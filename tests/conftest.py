@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,39 @@ async def idle_harness(settings: Settings) -> AsyncIterator[Harness]:
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:
             yield Harness(services, client)
+
+
+@pytest.fixture
+def fake_github(public_pem: bytes) -> Any:
+    from tests.fakes.github import FakeGitHub
+
+    fake = FakeGitHub(app_id="4242", public_key_pem=public_pem)
+    yield fake
+    fake.assert_no_violations()
+
+
+@pytest.fixture
+async def github_http(fake_github: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=fake_github.app)
+    async with httpx2.AsyncClient(transport=transport, base_url=fake_github.base_url) as client:
+        yield client
+
+
+@asynccontextmanager
+async def harness_for(
+    settings: Settings,
+    http: httpx2.AsyncClient,
+    **kwargs: Any,
+) -> AsyncIterator[Harness]:
+    async with running_services(settings, http=http, **kwargs) as services:
+        app = create_app(settings, services=services)
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:
+            yield Harness(services, client)
+
+
+@pytest.fixture
+async def harness(settings: Settings, github_http: httpx2.AsyncClient) -> AsyncIterator[Harness]:
+    """The service with running workers, wired to the fake GitHub, static reviewer only."""
+    async with harness_for(settings, github_http) as h:
+        yield h
