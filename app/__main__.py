@@ -16,12 +16,12 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> int:
+    import logging
+
     import uvicorn
 
     from app.logs import configure
     from app.web import create_app
-
-    import logging
 
     settings.validate_for_service()
     configure(settings.log_level, settings.log_format, _secrets(settings))
@@ -29,7 +29,8 @@ def serve(settings: Settings) -> int:
         logging.getLogger("app").warning(
             "The GitHub App is not configured yet: open http://%s:%s/setup to register it, "
             "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET in .env.",
-            settings.host, settings.port,
+            settings.host,
+            settings.port,
         )
     uvicorn.run(
         create_app(settings),

@@ -133,11 +133,13 @@ class Settings(BaseSettings):
             raise ConfigError("GITHUB_APP_ID is not set but a private key is.")
         if not self.github_app_id.isdigit() and not self.github_app_id.startswith("Iv"):
             raise ConfigError(
-                f"GITHUB_APP_ID must be the app's numeric id or client id, got {self.github_app_id!r}."
+                "GITHUB_APP_ID must be the app's numeric id or client id, "
+                f"got {self.github_app_id!r}."
             )
         if pem is None:
             raise ConfigError(
-                "GITHUB_APP_ID is set but neither GITHUB_PRIVATE_KEY nor GITHUB_PRIVATE_KEY_PATH is."
+                "GITHUB_APP_ID is set but neither GITHUB_PRIVATE_KEY nor "
+                "GITHUB_PRIVATE_KEY_PATH is."
             )
         load_private_key(pem)
 

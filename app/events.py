@@ -7,7 +7,7 @@ reason, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +86,26 @@ def _base(event: sansio.Event, ctx: Context) -> dict[str, Any]:
 
 
 router = routing.Router()
+Decider = Callable[[sansio.Event, Context], Awaitable[Decision]]
 
 
-@router.register("pull_request")
+def route(event_type: str, **detail: str) -> Callable[[Decider], Decider]:
+    """Register a decider with gidgethub's Router; its decision is collected by `decide`."""
+
+    def wrap(decider: Decider) -> Decider:
+        async def callback(event: sansio.Event, ctx: Context, out: list[Decision]) -> None:
+            try:
+                out.append(await decider(event, ctx))
+            except SkipDelivery as exc:
+                out.append(Decision(reason=str(exc)))
+
+        router.add(callback, event_type, **detail)
+        return decider
+
+    return wrap
+
+
+@route("pull_request")
 async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
     action = event.data.get("action")
     if action not in PR_ACTIONS:
@@ -114,7 +131,7 @@ async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
     return Decision(jobs=(job,))
 
 
-@router.register("push")
+@route("push")
 async def _push(event: sansio.Event, ctx: Context) -> Decision:
     data = event.data
     ref = _str(data, "ref")
@@ -158,13 +175,13 @@ def _from_check(
     return Decision(jobs=(job,))
 
 
-@router.register("check_suite", action="rerequested")
+@route("check_suite", action="rerequested")
 async def _suite_rerequested(event: sansio.Event, ctx: Context) -> Decision:
     suite = _obj(event.data, "check_suite")
     return _from_check(event, ctx, suite, suite.get("head_branch"))
 
 
-@router.register("check_run", action="rerequested")
+@route("check_run", action="rerequested")
 async def _run_rerequested(event: sansio.Event, ctx: Context) -> Decision:
     run = _obj(event.data, "check_run")
     suite = run.get("check_suite")
@@ -172,7 +189,7 @@ async def _run_rerequested(event: sansio.Event, ctx: Context) -> Decision:
     return _from_check(event, ctx, run, branch)
 
 
-@router.register("check_run", action="requested_action")
+@route("check_run", action="requested_action")
 async def _run_action(event: sansio.Event, ctx: Context) -> Decision:
     action = _obj(event.data, "requested_action")
     if action.get("identifier") != "rerun":
@@ -180,8 +197,8 @@ async def _run_action(event: sansio.Event, ctx: Context) -> Decision:
     return await _run_rerequested(event, ctx)
 
 
-@router.register("installation")
-@router.register("installation_repositories")
+@route("installation")
+@route("installation_repositories")
 async def _installation(event: sansio.Event, ctx: Context) -> Decision:
     installation = event.data.get("installation")
     ident = installation.get("id") if isinstance(installation, Mapping) else None
@@ -189,13 +206,9 @@ async def _installation(event: sansio.Event, ctx: Context) -> Decision:
 
 
 async def decide(event: sansio.Event, ctx: Context) -> Decision:
-    """Run the routes for this event; the first decision with jobs wins."""
+    """Run the routes for this event and combine what they decided."""
     decisions: list[Decision] = []
-    for callback in router.fetch(event):
-        try:
-            decisions.append(await callback(event, ctx))
-        except SkipDelivery as exc:
-            decisions.append(Decision(reason=str(exc)))
+    await router.dispatch(event, ctx, decisions)
     if not decisions:
         return Decision(reason=f"{event.event} {event.data.get('action')!r} is not handled")
     jobs = tuple(job for d in decisions for job in d.jobs)

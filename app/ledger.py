@@ -170,7 +170,7 @@ class Ledger:
                             created_at=now,
                         )
                     )
-                    ids.append(int(result.inserted_primary_key[0]))
+                    ids.append(_new_id(result))
                 return ids
         except IntegrityError:
             return None
@@ -192,7 +192,7 @@ class Ledger:
                     created_at=utcnow(),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     async def claim(self, review_id: int) -> StoredReview | None:
         """Mark a queued review running; None if it is finished or superseded meanwhile."""
@@ -204,9 +204,7 @@ class Ledger:
             )
             if result.rowcount == 0:
                 return None
-            row = (
-                await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
-            ).one()
+            row = (await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))).one()
         return _stored(row)
 
     async def get(self, review_id: int) -> StoredReview | None:
@@ -342,6 +340,10 @@ class Ledger:
                     sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id)
                 )
             ).scalar_one_or_none()
+
+
+def _new_id(result: Any) -> int:
+    return int(result.inserted_primary_key[0])
 
 
 def _stored(row: Any) -> StoredReview:

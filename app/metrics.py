@@ -9,12 +9,16 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
-            "relo_deliveries", "Webhook deliveries by event and outcome",
-            ["event", "outcome"], registry=self.registry,
+            "relo_deliveries",
+            "Webhook deliveries by event and outcome",
+            ["event", "outcome"],
+            registry=self.registry,
         )
         self.review_seconds = Histogram(
-            "relo_review_duration_seconds", "Time to complete one review",
-            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600), registry=self.registry,
+            "relo_review_duration_seconds",
+            "Time to complete one review",
+            buckets=(1, 2, 5, 10, 30, 60, 120, 300, 600),
+            registry=self.registry,
         )
         self.reviews = Counter(
             "relo_reviews", "Reviews finished by state", ["state"], registry=self.registry
@@ -22,12 +26,16 @@ class Metrics:
         self.queue_depth = Gauge("relo_queue_depth", "Reviews waiting", registry=self.registry)
         self.in_flight = Gauge("relo_reviews_in_flight", "Reviews running", registry=self.registry)
         self.github_requests = Counter(
-            "relo_github_requests", "Requests to GitHub by method and status",
-            ["method", "status"], registry=self.registry,
+            "relo_github_requests",
+            "Requests to GitHub by method and status",
+            ["method", "status"],
+            registry=self.registry,
         )
         self.github_remaining = Gauge(
-            "relo_github_ratelimit_remaining", "GitHub rate limit remaining, last seen",
-            ["installation"], registry=self.registry,
+            "relo_github_ratelimit_remaining",
+            "GitHub rate limit remaining, last seen",
+            ["installation"],
+            registry=self.registry,
         )
         self.llm_tokens = Counter(
             "relo_llm_tokens", "LLM tokens by kind", ["model", "kind"], registry=self.registry

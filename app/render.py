@@ -173,8 +173,14 @@ def check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
 
 def comment_body(review: Review, *, show_score: bool) -> str:
     heading = "### Relo Review\n\n"
-    return COMMENT_MARKER + "\n" + cut(heading + summary_markdown(review, show_score=show_score),
-                                       MAX_OUTPUT_CHARS - len(COMMENT_MARKER) - 1)
+    return (
+        COMMENT_MARKER
+        + "\n"
+        + cut(
+            heading + summary_markdown(review, show_score=show_score),
+            MAX_OUTPUT_CHARS - len(COMMENT_MARKER) - 1,
+        )
+    )
 
 
 def failure_output(sentence: str) -> tuple[str, str]:

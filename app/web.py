@@ -89,7 +89,9 @@ async def running_services(
     factory = reviewers or default_reviewers(settings)
     tokens = None
     if settings.github_app_configured:
-        tokens = TokenCache(app_id=settings.github_app_id, private_key=settings.private_key_pem or "")
+        tokens = TokenCache(
+            app_id=settings.github_app_id, private_key=settings.private_key_pem or ""
+        )
     async with AsyncExitStack() as stack:
         ledger = Ledger.from_url(settings.database_url_async)
         stack.push_async_callback(ledger.close)

@@ -90,7 +90,9 @@ class Harness:
 @pytest.fixture
 async def idle_harness(settings: Settings) -> AsyncIterator[Harness]:
     """The service with workers stopped: for the webhook's own behaviour."""
-    async with running_services(settings, start_workers=False, reviewers=lambda job: ()) as services:
+    async with running_services(
+        settings, start_workers=False, reviewers=lambda job: ()
+    ) as services:
         app = create_app(settings, services=services)
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:

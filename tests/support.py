@@ -21,9 +21,7 @@ def require_shared(path: Path) -> Path:
     """Contract data lives beside the repo; absent locally it skips, absent under CI it fails."""
     if path.exists():
         return path
-    message = (
-        f"{path} not found: contract tests need GitHub's published data in ../shared/github"
-    )
+    message = f"{path} not found: contract tests need GitHub's published data in ../shared/github"
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

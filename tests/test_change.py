@@ -9,13 +9,13 @@ PATCH = """@@ -1,4 +1,5 @@
 -import sys
 +import json
 +import re
- 
+{SPACE}
  def main():
 @@ -10,2 +11,3 @@ def main():
      pass
 +    return 1
  # end
-\\ No newline at end of file"""
+\\ No newline at end of file""".replace("{SPACE}", " ")
 
 
 def test_changed_lines_are_new_side_added_lines() -> None:

@@ -11,14 +11,18 @@ from app.__main__ import main
 from app.config import ConfigError, Settings
 
 
-def test_literal_backslash_n_key_is_accepted(make_settings: Callable[..., Settings], private_pem: str) -> None:
+def test_literal_backslash_n_key_is_accepted(
+    make_settings: Callable[..., Settings], private_pem: str
+) -> None:
     one_line = private_pem.strip().replace("\n", "\\n")
     settings = make_settings(github_private_key=one_line)
     settings.validate_for_service()
     assert settings.private_key_pem == private_pem
 
 
-def test_key_from_a_file(make_settings: Callable[..., Settings], private_pem: str, tmp_path: Path) -> None:
+def test_key_from_a_file(
+    make_settings: Callable[..., Settings], private_pem: str, tmp_path: Path
+) -> None:
     path = tmp_path / "app.pem"
     path.write_text(private_pem)
     settings = make_settings(github_private_key=None, github_private_key_path=str(path))
@@ -33,8 +37,10 @@ def test_key_from_a_file(make_settings: Callable[..., Settings], private_pem: st
         ({"github_webhook_secret": None}, "GITHUB_WEBHOOK_SECRET is not set"),
         ({"github_private_key": None}, "neither GITHUB_PRIVATE_KEY nor GITHUB_PRIVATE_KEY_PATH"),
         ({"github_app_id": "my app"}, "GITHUB_APP_ID must be"),
-        ({"github_private_key": None, "github_private_key_path": "/nonexistent/k.pem"},
-         "cannot be read"),
+        (
+            {"github_private_key": None, "github_private_key_path": "/nonexistent/k.pem"},
+            "cannot be read",
+        ),
     ],
 )
 def test_bad_settings_fail_with_a_sentence(
@@ -55,7 +61,10 @@ def test_cli_reports_bad_config_in_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GITHUB_APP_ID", "12")
-    monkeypatch.setenv("GITHUB_PRIVATE_KEY", "-----BEGIN RSA PRIVATE KEY-----\\nnope\\n-----END RSA PRIVATE KEY-----")
+    monkeypatch.setenv(
+        "GITHUB_PRIVATE_KEY",
+        "-----BEGIN RSA PRIVATE KEY-----\\nnope\\n-----END RSA PRIVATE KEY-----",
+    )
     monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "s3cret-value")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
@@ -64,5 +73,11 @@ def test_cli_reports_bad_config_in_one_line(
 
 
 def test_database_urls_get_async_drivers(make_settings: Callable[..., Settings]) -> None:
-    assert make_settings(database_url="postgresql://u@h/db").database_url_async == "postgresql+asyncpg://u@h/db"
-    assert make_settings(database_url="sqlite:///x.db").database_url_async == "sqlite+aiosqlite:///x.db"
+    assert (
+        make_settings(database_url="postgresql://u@h/db").database_url_async
+        == "postgresql+asyncpg://u@h/db"
+    )
+    assert (
+        make_settings(database_url="sqlite:///x.db").database_url_async
+        == "sqlite+aiosqlite:///x.db"
+    )

@@ -24,14 +24,23 @@ def make_repo(tmp_path: Path, fake: FakeGitHub, name: str = REPO) -> GitRepo:
     return git
 
 
-def open_pr(fake: FakeGitHub, git: GitRepo, files: dict[str, str | bytes | None], number: int = 1,
-            **kwargs: Any) -> dict[str, Any]:
+def open_pr(
+    fake: FakeGitHub,
+    git: GitRepo,
+    files: dict[str, str | bytes | None],
+    number: int = 1,
+    **kwargs: Any,
+) -> dict[str, Any]:
     git.commit(files, "candidate work", branch="feature")
     git.checkout("main")
     fake.add_pull(REPO, number, head_ref="feature", **kwargs)
     return pull_request_payload(
-        REPO, number, head_sha=git.rev("feature"), base_sha=git.rev("main"),
-        title=kwargs.get("title", "Submission"), body=kwargs.get("body"),
+        REPO,
+        number,
+        head_sha=git.rev("feature"),
+        base_sha=git.rev("main"),
+        title=kwargs.get("title", "Submission"),
+        body=kwargs.get("body"),
     )
 
 
@@ -45,10 +54,14 @@ async def test_pull_request_gets_check_run_annotations_and_one_comment(
     harness: Harness, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     git = make_repo(tmp_path, fake_github)
-    payload = open_pr(fake_github, git, {
-        "app/solution.py": "import sys\nimport json\n\n\ndef solve(x):\n    return x == None\n",
-        "app/starter.py": "import os\nimport re\n\n\ndef given():\n    return 1\n",
-    })
+    payload = open_pr(
+        fake_github,
+        git,
+        {
+            "app/solution.py": "import sys\nimport json\n\n\ndef solve(x):\n    return x == None\n",
+            "app/starter.py": "import os\nimport re\n\n\ndef given():\n    return 1\n",
+        },
+    )
     response = await harness.deliver("pull_request", payload)
     assert response.status_code == 202
     await harness.settle()
@@ -61,7 +74,9 @@ async def test_pull_request_gets_check_run_annotations_and_one_comment(
     assert ("app/solution.py", 6, "E711") in where
     assert ("app/starter.py", 2, "F401") in where
     # `import os` in the starter is unused too, but the candidate did not write it.
-    assert not any(a["path"] == "app/starter.py" and a["start_line"] == 1 for a in run["annotations"])
+    assert not any(
+        a["path"] == "app/starter.py" and a["start_line"] == 1 for a in run["annotations"]
+    )
     assert "further finding" in run["output"]["summary"]
     [comment] = fake_github.comments_on(REPO, 1)
     assert comment["body"].startswith(COMMENT_MARKER)
@@ -168,8 +183,13 @@ async def test_rerequested_check_run_reviews_the_head_again(
     await harness.settle()
     payload = {
         "action": "rerequested",
-        "check_run": {"id": 1, "head_sha": head, "name": "Relo Review",
-                      "check_suite": {"head_branch": "main"}, "pull_requests": []},
+        "check_run": {
+            "id": 1,
+            "head_sha": head,
+            "name": "Relo Review",
+            "check_suite": {"head_branch": "main"},
+            "pull_requests": [],
+        },
         "repository": {"full_name": REPO, "default_branch": "main"},
         "installation": {"id": 1},
     }
@@ -235,9 +255,14 @@ async def test_published_pull_request_opened_is_reviewed(
 @pytest.mark.contract
 @pytest.mark.parametrize(
     ("event", "name"),
-    [("push", "tag-deleted.with-installation"), ("pull_request", "closed"),
-     ("installation", "created"), ("installation_repositories", "added"),
-     ("check_run", "requested_action"), ("issue_comment", "created.with-installation")],
+    [
+        ("push", "tag-deleted.with-installation"),
+        ("pull_request", "closed"),
+        ("installation", "created"),
+        ("installation_repositories", "added"),
+        ("check_run", "requested_action"),
+        ("issue_comment", "created.with-installation"),
+    ],
 )
 async def test_published_payloads_without_work_touch_nothing(
     harness: Harness, fake_github: FakeGitHub, event: str, name: str

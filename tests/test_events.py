@@ -24,7 +24,11 @@ async def test_pull_request_actions_review_the_pr(action: str) -> None:
     decision = await run("pull_request", payload)
     [job] = decision.jobs
     assert (job.kind, job.repo, job.number, job.head_sha, job.base_sha) == (
-        "pull_request", "acme/task-1", 7, SHA_A, SHA_B,
+        "pull_request",
+        "acme/task-1",
+        7,
+        SHA_A,
+        SHA_B,
     )
     assert job.installation_id == 1 and job.delivery_id == "d-1"
 

@@ -9,11 +9,21 @@ from app.render import (
     comment_body,
     conclusion_for,
 )
-from app.review.models import ChangedFile, Change, CriterionScore, Finding, Review, Severity, SkippedFile
+from app.review.models import (
+    Change,
+    ChangedFile,
+    CriterionScore,
+    Finding,
+    Review,
+    Severity,
+    SkippedFile,
+)
 from app.review.pipeline import anchor, merge_findings
 
 
-def finding(line: int, severity: Severity = Severity.WARNING, path: str = "a.py", rule: str = "F401") -> Finding:
+def finding(
+    line: int, severity: Severity = Severity.WARNING, path: str = "a.py", rule: str = "F401"
+) -> Finding:
     return Finding(path, line, line, severity, rule, f"message {line}")
 
 
@@ -29,8 +39,12 @@ def test_annotations_go_in_batches_of_fifty() -> None:
     assert output.title == "120 warnings"
     first = output.annotations[0]
     assert first == {
-        "path": "a.py", "start_line": 1, "end_line": 1, "annotation_level": "warning",
-        "message": "message 1", "title": "F401",
+        "path": "a.py",
+        "start_line": 1,
+        "end_line": 1,
+        "annotation_level": "warning",
+        "message": "message 1",
+        "title": "F401",
     }
     assert list(check_output(Review("s", ())).batches()) == [()]
 
@@ -41,9 +55,7 @@ def test_error_maps_to_failure_level() -> None:
 
 
 def test_long_output_is_cut_with_a_note() -> None:
-    many = tuple(
-        Finding("a.py", i, i, Severity.NOTICE, "x", "m" * 3000) for i in range(1, 40)
-    )
+    many = tuple(Finding("a.py", i, i, Severity.NOTICE, "x", "m" * 3000) for i in range(1, 40))
     skipped = tuple(SkippedFile("f" * 900 + str(i), "binary") for i in range(100))
     output = check_output(Review("s", many, skipped=skipped))
     assert len(output.summary) <= MAX_OUTPUT_CHARS
@@ -54,8 +66,11 @@ def test_long_output_is_cut_with_a_note() -> None:
 
 def test_summary_lists_skipped_files_and_outside_counts() -> None:
     review = Review(
-        "s", (finding(2),), outside_diff=(finding(40),),
-        skipped=(SkippedFile("logo.png", "binary"),), files_reviewed=1,
+        "s",
+        (finding(2),),
+        outside_diff=(finding(40),),
+        skipped=(SkippedFile("logo.png", "binary"),),
+        files_reviewed=1,
     )
     summary = check_output(review).summary
     assert "`logo.png` — binary" in summary
@@ -64,7 +79,8 @@ def test_summary_lists_skipped_files_and_outside_counts() -> None:
 
 def test_rubric_table_and_hidden_score_for_candidates() -> None:
     review = Review(
-        "s", (),
+        "s",
+        (),
         scores=(
             CriterionScore("correctness", 40, 31.0, "Mostly right | edge cases missed"),
             CriterionScore("tests", 30, None),
@@ -80,8 +96,13 @@ def test_rubric_table_and_hidden_score_for_candidates() -> None:
 def test_anchor_keeps_only_changed_lines_and_narrows_ranges() -> None:
     change = Change("b", "h", (ChangedFile("a.py", "modified", frozenset({5, 6, 7})),))
     on, off = anchor(
-        [finding(5), finding(9), Finding("a.py", 1, 6, Severity.NOTICE, "r", "m"),
-         finding(5, path="other.py"), Finding("a.py", 0, 0, Severity.NOTICE, "r", "m")],
+        [
+            finding(5),
+            finding(9),
+            Finding("a.py", 1, 6, Severity.NOTICE, "r", "m"),
+            finding(5, path="other.py"),
+            Finding("a.py", 0, 0, Severity.NOTICE, "r", "m"),
+        ],
         change,
     )
     assert [(f.start_line, f.end_line) for f in on] == [(5, 5), (5, 6)]
@@ -92,4 +113,7 @@ def test_merge_collapses_duplicates_keeping_the_most_severe() -> None:
     merged = merge_findings(
         [finding(3, Severity.NOTICE)], [finding(3, Severity.ERROR)], [finding(4)]
     )
-    assert [(f.start_line, f.severity) for f in merged] == [(3, Severity.ERROR), (4, Severity.WARNING)]
+    assert [(f.start_line, f.severity) for f in merged] == [
+        (3, Severity.ERROR),
+        (4, Severity.WARNING),
+    ]

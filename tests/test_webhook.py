@@ -39,7 +39,9 @@ async def test_legacy_sha1_signature_alone_is_refused(idle_harness: Harness) -> 
     headers = delivery_headers("ping", body)
     del headers["x-hub-signature-256"]
     headers["x-hub-signature"] = "sha1=0123"
-    assert (await idle_harness.client.post("/webhook", content=body, headers=headers)).status_code == 401
+    assert (
+        await idle_harness.client.post("/webhook", content=body, headers=headers)
+    ).status_code == 401
 
 
 async def test_missing_headers_and_bad_json_are_400(idle_harness: Harness) -> None:

@@ -157,8 +157,9 @@ def parse_links(header: str | None) -> dict[str, str]:
 async def get_with_links(gh: GitHubClient, url: str) -> tuple[Any, dict[str, str]]:
     """GET returning the body and the Link relations, with the client's retries and auth."""
     filled = sansio.format_url(url, {}, base_url=gh.base_url)
-    headers = sansio.create_headers(gh.requester, accept=sansio.accept_format(),
-                                    oauth_token=gh.oauth_token)
+    headers = sansio.create_headers(
+        gh.requester, accept=sansio.accept_format(), oauth_token=gh.oauth_token
+    )
     status, response_headers, body = await gh._request("GET", filled, headers)
     data, gh.rate_limit, _ = sansio.decipher_response(status, response_headers, body)
     return data, parse_links(response_headers.get("link"))

@@ -64,9 +64,7 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def _extract(
-    reader: io.RawIOBase, wanted: Collection[str], max_file_bytes: int
-) -> Contents:
+def _extract(reader: io.RawIOBase, wanted: Collection[str], max_file_bytes: int) -> Contents:
     files: dict[str, bytes] = {}
     too_large: list[str] = []
     try:

@@ -130,19 +130,25 @@ class Runner:
             if assignment is None:
                 log.info("review %s: %s matches no assignment; not reviewed", stored.id, job.repo)
                 await self.ledger.finish(
-                    stored.id, state="done", conclusion=None,
+                    stored.id,
+                    state="done",
+                    conclusion=None,
                     error="the repository matches no assignment",
                 )
                 return
             if job.kind == "push" and await self.open_pull_for(gh, job):
                 await self.ledger.finish(
-                    stored.id, state="done", conclusion=None,
+                    stored.id,
+                    state="done",
+                    conclusion=None,
                     error="an open pull request covers this branch",
                 )
                 return
             if check_run_id is None:
                 check_run_id = await start_check_run(
-                    gh, job.repo, job.head_sha,
+                    gh,
+                    job.repo,
+                    job.head_sha,
                     name=self.config.check_run_name,
                     external_id=job.external_id,
                     reuse=stored.attempts > 1,
@@ -153,9 +159,7 @@ class Runner:
             output = check_output(review, show_score=show_score)
             await complete_check_run(gh, job.repo, check_run_id, output)
             if job.number is not None and assignment.feedback.pr_comment:
-                body = comment_body(
-                    review, show_score=assignment.feedback.show_score_to_candidate
-                )
+                body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
                 await upsert_comment(gh, job.repo, job.number, body)
         except ConfigProblem as exc:
             await self._config_problem(gh, stored, check_run_id, str(exc))
@@ -170,7 +174,9 @@ class Runner:
             log.exception("review %s crashed", stored.id)
             self.metrics.failures.labels(kind="internal").inc()
             await self._fail(
-                gh, stored, check_run_id,
+                gh,
+                stored,
+                check_run_id,
                 f"Relo Review hit an internal error ({type(exc).__name__}); the operators "
                 "have the details in the service log.",
             )
@@ -227,14 +233,23 @@ class Runner:
         try:
             if check_run_id is None:
                 await create_completed_check_run(
-                    gh, job.repo, job.head_sha,
-                    name=self.config.check_run_name, external_id=job.external_id,
-                    conclusion="action_required", title=title, summary=summary,
+                    gh,
+                    job.repo,
+                    job.head_sha,
+                    name=self.config.check_run_name,
+                    external_id=job.external_id,
+                    conclusion="action_required",
+                    title=title,
+                    summary=summary,
                 )
             else:
                 await fail_check_run(
-                    gh, job.repo, check_run_id,
-                    conclusion="action_required", title=title, summary=summary,
+                    gh,
+                    job.repo,
+                    check_run_id,
+                    conclusion="action_required",
+                    title=title,
+                    summary=summary,
                 )
         except EXPECTED_FAILURES:
             log.exception("review %s: could not report the config problem", stored.id)
@@ -252,14 +267,23 @@ class Runner:
         try:
             if check_run_id is None:
                 await create_completed_check_run(
-                    gh, job.repo, job.head_sha,
-                    name=self.config.check_run_name, external_id=job.external_id,
-                    conclusion="neutral", title=title, summary=summary,
+                    gh,
+                    job.repo,
+                    job.head_sha,
+                    name=self.config.check_run_name,
+                    external_id=job.external_id,
+                    conclusion="neutral",
+                    title=title,
+                    summary=summary,
                 )
             else:
                 await fail_check_run(
-                    gh, job.repo, check_run_id,
-                    conclusion="neutral", title=title, summary=summary,
+                    gh,
+                    job.repo,
+                    check_run_id,
+                    conclusion="neutral",
+                    title=title,
+                    summary=summary,
                 )
         except EXPECTED_FAILURES:
             log.exception("review %s: could not complete its check run", stored.id)

@@ -21,10 +21,10 @@ from app.review.models import (
     CriterionScore,
     Evidence,
     Finding,
-    Severity,
     Review,
     Reviewer,
     ReviewError,
+    Severity,
     SkippedFile,
     Submission,
     Usage,
@@ -81,9 +81,9 @@ def cache_key(submission: Submission, assignment: Assignment, model: str) -> str
     return f"{submission.repo}|{submission.change.head_sha}|{assignment.version}|{model}"
 
 
-async def _static(reviewers: Sequence[Reviewer], submission: Submission) -> tuple[
-    list[Finding], list[str]
-]:
+async def _static(
+    reviewers: Sequence[Reviewer], submission: Submission
+) -> tuple[list[Finding], list[str]]:
     found: list[Finding] = []
     notes: list[str] = []
     for reviewer in reviewers:
@@ -122,9 +122,13 @@ async def review_submission(
                 assessment = await plan.llm.assess(submission)
             except LLMReviewError as exc:
                 usage = exc.usage
-                notes.append(f"The LLM review failed ({exc}); this review shows static analysis only.")
+                notes.append(
+                    f"The LLM review failed ({exc}); this review shows static analysis only."
+                )
             except ReviewError as exc:
-                notes.append(f"The LLM review failed ({exc}); this review shows static analysis only.")
+                notes.append(
+                    f"The LLM review failed ({exc}); this review shows static analysis only."
+                )
             else:
                 usage = assessment.usage
                 if cache is not None:

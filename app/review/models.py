@@ -100,7 +100,7 @@ class Reviewer(Protocol):
 
 
 class ReviewError(Exception):
-    """A review could not be completed; the message is a sentence for the people reading the check."""
+    """A review could not be completed; the message is a sentence for whoever reads the check."""
 
 
 @dataclass(frozen=True, slots=True)
