@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=4, ge=1)
     review_timeout_seconds: float = 600.0
     shutdown_grace_seconds: float = 30.0
+    # A running review's claim; its worker renews it, and a dead worker's review is retried
+    # once it runs out.
+    review_lease_seconds: float = Field(default=90.0, gt=0)
     ruff_path: str | None = None
 
     @model_validator(mode="after")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -58,6 +61,8 @@ reviews = sa.Table(
     sa.Column("prompt_tokens", sa.Integer, nullable=False, default=0),
     sa.Column("completion_tokens", sa.Integer, nullable=False, default=0),
     sa.Column("cost_usd", sa.Float, nullable=False, default=0.0),
+    sa.Column("comment_id", sa.BigInteger),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
@@ -114,12 +119,12 @@ class Ledger:
             kwargs["connect_args"] = {"timeout": 30}
         return cls(create_async_engine(url, **kwargs))
 
-    async def create_schema(self) -> None:
-        """Create tables if missing (tests, and the embedded default without Alembic)."""
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent; run at every start)."""
         async with self.engine.begin() as conn:
             if self.engine.dialect.name == "sqlite":
                 await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_upgrade)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -194,18 +199,101 @@ class Ledger:
             )
             return _new_id(result)
 
-    async def claim(self, review_id: int) -> StoredReview | None:
-        """Mark a queued review running; None if it is finished or superseded meanwhile."""
+    async def claim(self, review_id: int, lease_seconds: float) -> StoredReview | None:
+        """Take a review to run: queued, or running under a lease its worker let expire (the
+        worker died). None when it is finished, superseded, or another worker holds it."""
+        now = utcnow()
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 reviews.update()
-                .where(reviews.c.id == review_id, reviews.c.state.in_(UNFINISHED))
-                .values(state="running", attempts=reviews.c.attempts + 1, started_at=utcnow())
+                .where(
+                    reviews.c.id == review_id,
+                    sa.or_(
+                        reviews.c.state == "queued",
+                        sa.and_(
+                            reviews.c.state == "running",
+                            sa.or_(reviews.c.lease_until.is_(None), reviews.c.lease_until < now),
+                        ),
+                    ),
+                )
+                .values(
+                    state="running",
+                    attempts=reviews.c.attempts + 1,
+                    started_at=now,
+                    lease_until=now + timedelta(seconds=lease_seconds),
+                )
             )
             if result.rowcount == 0:
                 return None
-            row = (await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))).one()
+            row = (
+                await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
+            ).one()
         return _stored(row)
+
+    async def extend_lease(self, review_id: int, lease_seconds: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update()
+                .where(reviews.c.id == review_id, reviews.c.state == "running")
+                .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+            )
+
+    async def runnable(self) -> list[int]:
+        """Reviews a worker may take now: queued, or running under an expired lease."""
+        now = utcnow()
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(reviews.c.id)
+                    .where(
+                        sa.or_(
+                            reviews.c.state == "queued",
+                            sa.and_(
+                                reviews.c.state == "running",
+                                sa.or_(
+                                    reviews.c.lease_until.is_(None), reviews.c.lease_until < now
+                                ),
+                            ),
+                        )
+                    )
+                    .order_by(reviews.c.id)
+                )
+            ).all()
+        return [int(r.id) for r in rows]
+
+    async def newer_head(self, review_id: int, subject: str) -> str | None:
+        """The head SHA of a newer review of the same subject, if one arrived since."""
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(reviews.c.head_sha)
+                    .where(
+                        reviews.c.subject == subject,
+                        reviews.c.id > review_id,
+                        reviews.c.state.in_(("queued", "running", "done")),
+                    )
+                    .order_by(reviews.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+
+    async def set_comment(self, review_id: int, comment_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update().where(reviews.c.id == review_id).values(comment_id=comment_id)
+            )
+
+    async def known_comment(self, subject: str) -> int | None:
+        """The summary comment an earlier review of this PR posted, to edit without a search."""
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    sa.select(reviews.c.comment_id)
+                    .where(reviews.c.subject == subject, reviews.c.comment_id.is_not(None))
+                    .order_by(reviews.c.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
 
     async def get(self, review_id: int) -> StoredReview | None:
         async with self.engine.connect() as conn:
@@ -225,7 +313,7 @@ class Ledger:
             await conn.execute(
                 reviews.update()
                 .where(reviews.c.id == review_id)
-                .values(state="queued", error=error[:2000])
+                .values(state="queued", error=error[:2000], lease_until=None)
             )
 
     async def finish(
@@ -263,6 +351,7 @@ class Ledger:
                     prompt_tokens=prompt_tokens,
                     completion_tokens=completion_tokens,
                     cost_usd=cost_usd,
+                    lease_until=None,
                     finished_at=utcnow(),
                 )
             )
@@ -340,6 +429,13 @@ class Ledger:
                     sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id)
                 )
             ).scalar_one_or_none()
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
 
 
 def _new_id(result: Any) -> int:

@@ -95,7 +95,7 @@ async def running_services(
     async with AsyncExitStack() as stack:
         ledger = Ledger.from_url(settings.database_url_async)
         stack.push_async_callback(ledger.close)
-        await ledger.create_schema()
+        await ledger.migrate()
         if http is None:
             http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, connect=10.0))
             stack.push_async_callback(http.aclose)
@@ -118,7 +118,12 @@ async def running_services(
             prices=dict(settings.llm_prices),
             metrics=metrics,
         )
-        queue = InProcessQueue(ledger, runner.run, concurrency=settings.worker_concurrency)
+        queue = InProcessQueue(
+            ledger,
+            runner.run,
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.review_lease_seconds,
+        )
         if start_workers:
             await queue.start()
         stack.push_async_callback(queue.stop, settings.shutdown_grace_seconds)

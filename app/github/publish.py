@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gidgethub import BadRequest
+
 from app.github.api import GitHubClient
 from app.render import COMMENT_MARKER, CheckOutput
 
@@ -133,8 +135,20 @@ async def create_completed_check_run(
     return int(created["id"])
 
 
-async def upsert_comment(gh: GitHubClient, repo: str, number: int, body: str) -> int:
-    """Edit our marked comment if it exists, else create it: one summary comment per PR."""
+async def upsert_comment(
+    gh: GitHubClient, repo: str, number: int, body: str, *, known_id: int | None = None
+) -> int:
+    """Edit our marked comment if it exists, else create it: one summary comment per PR.
+
+    `known_id` (remembered from the last review of this PR) saves listing the comments; if it
+    was deleted meanwhile we fall back to the search."""
+    if known_id is not None:
+        try:
+            await gh.patch(f"/repos/{repo}/issues/comments/{known_id}", data={"body": body})
+            return known_id
+        except BadRequest as exc:
+            if int(exc.status_code) != 404:
+                raise
     async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
         user = comment.get("user") or {}
         if COMMENT_MARKER in (comment.get("body") or "") and user.get("type") == "Bot":

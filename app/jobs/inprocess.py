@@ -1,16 +1,18 @@
 """The embedded queue: asyncio workers fed from the ledger.
 
 Jobs are stored in the ledger before they are enqueued here, so this queue only holds review
-ids; on start it picks up everything the last process left unfinished. Reviews of one subject
-(a PR, a branch) run one at a time, and a newer review of a subject supersedes a queued older one.
+ids. On start, and then once per lease period, it picks up whatever the ledger says is runnable:
+work a previous process left behind, or whose worker died mid-review.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from app.jobs.execute import LocalLocks, execute
 from app.ledger import Ledger, StoredReview
 
 log = logging.getLogger(__name__)
@@ -23,17 +25,19 @@ class InProcessQueue:
         run: Callable[[StoredReview], Awaitable[None]],
         *,
         concurrency: int = 4,
-        on_superseded: Callable[[StoredReview], Awaitable[None]] | None = None,
+        lease_seconds: float = 90.0,
     ) -> None:
         self._ledger = ledger
         self._run = run
         self._concurrency = concurrency
-        self._on_superseded = on_superseded
+        self._lease = lease_seconds
+        self._locks = LocalLocks()
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._pending: set[int] = set()
         self._workers: list[asyncio.Task[None]] = []
-        self._subjects: dict[str, asyncio.Lock] = {}
+        self._busy: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         self._accepting = False
-        self._busy: set[asyncio.Task[object]] = set()
         self.in_flight = 0
 
     @property
@@ -42,16 +46,27 @@ class InProcessQueue:
 
     async def start(self) -> None:
         self._accepting = True
-        for stored in await self._ledger.unfinished():
-            self._queue.put_nowait(stored.id)
+        await self.sweep()
         self._workers = [
             asyncio.create_task(self._work(), name=f"review-worker-{i}")
             for i in range(self._concurrency)
         ]
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="review-sweeper")
+
+    async def sweep(self) -> None:
+        """Enqueue whatever the ledger says is runnable and is not already waiting here."""
+        for review_id in await self._ledger.runnable():
+            await self.enqueue(review_id)
+
+    async def _sweep_forever(self) -> None:
+        while self._accepting:
+            await asyncio.sleep(self._lease)
+            await self.sweep()
 
     async def enqueue(self, review_id: int) -> None:
-        if not self._accepting:
-            return  # stored in the ledger: the next start picks it up
+        if not self._accepting or review_id in self._pending:
+            return  # stored in the ledger: a later sweep or start picks it up
+        self._pending.add(review_id)
         self._queue.put_nowait(review_id)
 
     async def join(self) -> None:
@@ -61,10 +76,14 @@ class InProcessQueue:
     async def stop(self, grace: float = 30.0) -> None:
         """Stop taking jobs; let running ones finish up to `grace` seconds; the rest stay queued.
 
-        A review cut off by the grace period stays `running` in the ledger, and the next start
-        runs it again (its check run is found by external id, so nothing is posted twice).
+        A review cut off by the grace period stays `running` in the ledger under a lease that
+        runs out, and the next process runs it again.
         """
         self._accepting = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         workers, self._workers = self._workers, []
         for task in workers:
             if task not in self._busy:
@@ -81,27 +100,17 @@ class InProcessQueue:
         while self._accepting:
             review_id = await self._queue.get()
             self._busy.add(me)
-            try:
-                await self._handle(review_id)
-            finally:
-                self._busy.discard(me)
-                self._queue.task_done()
-
-    async def _handle(self, review_id: int) -> None:
-        stored = await self._ledger.get(review_id)
-        if stored is None:
-            return
-        lock = self._subjects.setdefault(stored.job.subject, asyncio.Lock())
-        async with lock:
-            for older in await self._ledger.supersede_older(review_id, stored.job.subject):
-                log.info("review %s superseded by %s", older.id, review_id)
-                if self._on_superseded is not None:
-                    await self._on_superseded(older)
-            claimed = await self._ledger.claim(review_id)
-            if claimed is None:
-                return
             self.in_flight += 1
             try:
-                await self._run(claimed)
+                await execute(
+                    review_id,
+                    ledger=self._ledger,
+                    run=self._run,
+                    lease_seconds=self._lease,
+                    subject_lock=self._locks,
+                )
             finally:
                 self.in_flight -= 1
+                self._pending.discard(review_id)
+                self._busy.discard(me)
+                self._queue.task_done()

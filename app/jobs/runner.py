@@ -66,6 +66,14 @@ class RunnerConfig:
     max_archive_bytes: int
 
 
+class Superseded(Exception):
+    """A newer commit of the same PR or branch arrived; only the newest head is reviewed."""
+
+    def __init__(self, newer_head: str) -> None:
+        super().__init__(newer_head)
+        self.newer_head = newer_head
+
+
 class ConfigProblem(Exception):
     """The organisation's assignment config cannot be used; reported as `action_required`."""
 
@@ -144,6 +152,7 @@ class Runner:
                     error="an open pull request covers this branch",
                 )
                 return
+            await self.checkpoint(stored)
             if check_run_id is None:
                 check_run_id = await start_check_run(
                     gh,
@@ -155,12 +164,18 @@ class Runner:
                 )
                 await self.ledger.set_check_run(stored.id, check_run_id)
             review = await self.review(gh, job, assignment)
+            await self.checkpoint(stored)
             show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
             output = check_output(review, show_score=show_score)
             await complete_check_run(gh, job.repo, check_run_id, output)
             if job.number is not None and assignment.feedback.pr_comment:
                 body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
-                await upsert_comment(gh, job.repo, job.number, body)
+                known = await self.ledger.known_comment(job.subject)
+                comment_id = await upsert_comment(gh, job.repo, job.number, body, known_id=known)
+                await self.ledger.set_comment(stored.id, comment_id)
+        except Superseded as exc:
+            await self._superseded(gh, stored, check_run_id, exc.newer_head)
+            return
         except ConfigProblem as exc:
             await self._config_problem(gh, stored, check_run_id, str(exc))
             return
@@ -219,6 +234,30 @@ class Runner:
             cost_usd=review.cost_usd,
             found=review.findings,
         )
+
+    async def checkpoint(self, stored: StoredReview) -> None:
+        newer = await self.ledger.newer_head(stored.id, stored.job.subject)
+        if newer is not None and newer != stored.job.head_sha:
+            raise Superseded(newer)
+
+    async def _superseded(
+        self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, newer: str
+    ) -> None:
+        log.info("review %s superseded by a review of %s", stored.id, newer[:7])
+        if check_run_id is not None:
+            try:
+                await fail_check_run(
+                    gh, stored.job.repo, check_run_id,
+                    conclusion="cancelled",
+                    title="Superseded by a newer commit",
+                    summary=(
+                        f"A newer commit ({newer[:7]}) arrived while this one was being "
+                        "reviewed; only the newest commit is reviewed."
+                    ),
+                )
+            except EXPECTED_FAILURES:
+                log.exception("review %s: could not cancel its check run", stored.id)
+        await self.ledger.finish(stored.id, state="superseded", conclusion="cancelled")
 
     async def _config_problem(
         self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str

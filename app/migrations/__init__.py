@@ -1,0 +1,1 @@
+"""Alembic migrations for the ledger; `Ledger.migrate()` applies them at start-up."""

@@ -1,0 +1,149 @@
+"""Nothing lost, nothing twice: leases, restarts, coalescing of pushes to the same PR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from app.config import Settings
+from app.jobs.models import ReviewJob
+from app.ledger import Ledger
+from app.review.models import ReviewerResult, Submission
+from app.review.static import StaticReviewer
+from tests.conftest import Harness, harness_for
+from tests.fakes.github import FakeGitHub
+from tests.fakes.gitrepo import GitRepo
+from tests.support import pull_request_payload
+from tests.test_end_to_end import REPO, make_repo
+
+JOB = ReviewJob(
+    installation_id=1, repo="acme/t", head_sha="a" * 40, kind="pull_request",
+    delivery_id="d", event="pull_request", received_at="2026-11-29T00:00:00+00:00", number=3,
+    base_sha="b" * 40,
+)
+
+
+async def test_a_claim_is_exclusive_until_its_lease_runs_out(tmp_path: Path) -> None:
+    ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
+    await ledger.migrate()
+    try:
+        review_id = await ledger.enqueue_job(JOB)
+        assert await ledger.claim(review_id, lease_seconds=60) is not None
+        assert await ledger.claim(review_id, lease_seconds=60) is None  # another worker
+        assert await ledger.runnable() == []
+        again = Ledger(ledger.engine)
+        # The worker died: its lease ran out (negative lease = already expired).
+        await again.extend_lease(review_id, -1)
+        assert await again.runnable() == [review_id]
+        stored = await again.claim(review_id, lease_seconds=60)
+        assert stored is not None and stored.attempts == 2
+        await ledger.finish(review_id, state="done", conclusion="success")
+        assert await ledger.claim(review_id, lease_seconds=60) is None
+    finally:
+        await ledger.close()
+
+
+async def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
+    try:
+        await ledger.migrate()
+        await ledger.migrate()
+        assert await ledger.review_states() == {}
+    finally:
+        await ledger.close()
+
+
+def _pr(git: GitRepo, fake: FakeGitHub, action: str = "opened") -> dict[str, Any]:
+    return pull_request_payload(
+        REPO, 1, head_sha=git.rev("feature"), base_sha=git.rev("main"), action=action
+    )
+
+
+async def test_work_accepted_before_a_restart_is_reviewed_after_it(
+    settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, fake_github)
+    git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
+    git.checkout("main")
+    fake_github.add_pull(REPO, 1, head_ref="feature")
+    async with harness_for(settings, github_http, start_workers=False) as idle:
+        assert (await idle.deliver("pull_request", _pr(git, fake_github))).status_code == 202
+    assert fake_github.check_runs == []
+    async with harness_for(settings, github_http) as h:
+        await h.settle()
+    [run] = fake_github.runs_for(REPO)
+    assert run["status"] == "completed"
+    assert len(fake_github.comments_on(REPO, 1)) == 1
+
+
+async def test_queued_pushes_to_one_pr_review_only_the_newest(
+    settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, fake_github)
+    git.commit({"app/a.py": "import sys\n"}, "one", branch="feature")
+    git.checkout("main")
+    fake_github.add_pull(REPO, 1, head_ref="feature")
+    async with harness_for(settings, github_http, start_workers=False) as idle:
+        await idle.deliver("pull_request", _pr(git, fake_github))
+        git.commit({"app/a.py": "import sys\nimport os\n"}, "two", branch="feature")
+        git.checkout("main")
+        await idle.deliver("pull_request", _pr(git, fake_github, "synchronize"))
+    async with harness_for(settings, github_http) as h:
+        await h.settle()
+        states = await h.services.ledger.review_states()
+    [run] = fake_github.runs_for(REPO)
+    assert run["head_sha"] == git.rev("feature")
+    assert states == {"done": 1, "superseded": 1}
+
+
+async def test_a_push_during_a_review_cancels_the_old_check_run(
+    settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, fake_github)
+    git.commit({"app/a.py": "import sys\n"}, "one", branch="feature")
+    git.checkout("main")
+    fake_github.add_pull(REPO, 1, head_ref="feature")
+    first_head = git.rev("feature")
+    harness: list[Harness] = []
+    static = StaticReviewer()
+
+    class PushesMidReview:
+        """The candidate pushes again while the first review is running."""
+
+        name = "static"
+
+        async def review(self, submission: Submission) -> ReviewerResult:
+            if submission.change.head_sha == first_head:
+                git.commit({"app/a.py": "import json\n"}, "two", branch="feature")
+                git.checkout("main")
+                response = await harness[0].deliver(
+                    "pull_request", _pr(git, fake_github, "synchronize")
+                )
+                assert response.status_code == 202
+            return await static.review(submission)
+
+    async with harness_for(settings, github_http, reviewers=lambda job: (PushesMidReview(),)) as h:
+        harness.append(h)
+        await h.deliver("pull_request", _pr(git, fake_github))
+        await h.settle()
+    old, new = sorted(fake_github.runs_for(REPO), key=lambda r: r["id"])
+    assert (old["head_sha"], old["conclusion"]) == (first_head, "cancelled")
+    assert "newer commit" in old["output"]["summary"]
+    assert (new["head_sha"], new["status"]) == (git.rev("feature"), "completed")
+    assert len(fake_github.comments_on(REPO, 1)) == 1
+
+
+async def test_shutdown_leaves_unstarted_work_queued(
+    settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, fake_github)
+    git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
+    git.checkout("main")
+    fake_github.add_pull(REPO, 1, head_ref="feature")
+    async with harness_for(settings, github_http) as h:
+        await h.services.queue.stop(grace=1)
+        response = await h.deliver("pull_request", _pr(git, fake_github))
+        assert response.status_code == 202  # stored, not lost
+        assert await h.services.ledger.review_states() == {"queued": 1}
