@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx2
 import openai
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +18,8 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.github.auth import TokenCache
+from app.jobs.arq_queue import ArqQueue
+from app.jobs.base import Queue
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import ReviewJob
 from app.jobs.runner import LLMFactory, Runner, RunnerConfig
@@ -118,15 +123,25 @@ async def running_services(
             prices=dict(settings.llm_prices),
             metrics=metrics,
         )
-        queue = InProcessQueue(
-            ledger,
-            runner.run,
-            concurrency=settings.worker_concurrency,
-            lease_seconds=settings.review_lease_seconds,
-        )
-        if start_workers:
-            await queue.start()
-        stack.push_async_callback(queue.stop, settings.shutdown_grace_seconds)
+        queue: Queue
+        if settings.queue_url:
+            arq_queue = ArqQueue(
+                settings.queue_url, ledger, lease_seconds=settings.review_lease_seconds
+            )
+            await arq_queue.start()
+            stack.push_async_callback(arq_queue.stop)
+            queue = arq_queue
+        else:
+            local = InProcessQueue(
+                ledger,
+                runner.run,
+                concurrency=settings.worker_concurrency,
+                lease_seconds=settings.review_lease_seconds,
+            )
+            if start_workers:
+                await local.start()
+            stack.push_async_callback(local.stop, settings.shutdown_grace_seconds)
+            queue = local
         yield Services(
             settings=settings,
             ledger=ledger,
@@ -145,14 +160,23 @@ async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
         await services.ledger.ping()
-    except OSError as exc:
-        return JSONResponse({"status": "unavailable", "ledger": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ready", "queue_depth": services.queue.depth})
+    except (OSError, SQLAlchemyError) as exc:
+        return JSONResponse(
+            {"status": "unavailable", "ledger": type(exc).__name__}, status_code=503
+        )
+    try:
+        depth = await services.queue.size()
+    except (OSError, RedisError) as exc:
+        return JSONResponse(
+            {"status": "unavailable", "queue": type(exc).__name__}, status_code=503
+        )
+    return JSONResponse({"status": "ready", "queue_depth": depth})
 
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    services.metrics.queue_depth.set(services.queue.depth)
+    with contextlib.suppress(OSError, RedisError):
+        services.metrics.queue_depth.set(await services.queue.size())
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

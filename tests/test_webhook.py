@@ -113,7 +113,7 @@ async def test_unhandled_and_malformed_events_do_no_work(idle_harness: Harness) 
         response = await idle_harness.deliver(event, payload)
         assert response.status_code == 202, (event, payload)
         assert response.json()["status"] == "ignored"
-    assert idle_harness.services.queue.depth == 0
+    assert await idle_harness.services.queue.size() == 0
 
 
 async def test_form_encoded_deliveries_are_understood(idle_harness: Harness) -> None:

@@ -6,11 +6,16 @@ from typing import Protocol
 
 
 class Queue(Protocol):
-    @property
-    def depth(self) -> int: ...
-
     async def start(self) -> None: ...
 
     async def enqueue(self, review_id: int) -> None: ...
+
+    async def size(self) -> int:
+        """Reviews waiting to start."""
+        ...
+
+    async def sweep(self) -> None:
+        """Enqueue what the ledger says is runnable (after a restart or a dead worker)."""
+        ...
 
     async def stop(self, grace: float = 30.0) -> None: ...

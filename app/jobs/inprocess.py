@@ -40,8 +40,7 @@ class InProcessQueue:
         self._accepting = False
         self.in_flight = 0
 
-    @property
-    def depth(self) -> int:
+    async def size(self) -> int:
         return self._queue.qsize()
 
     async def start(self) -> None:

@@ -1,0 +1,58 @@
+"""`python -m app worker`: arq workers on Redis, for as many machines as the load needs.
+
+Each worker process builds the same services as the web process (ledger, GitHub client, token
+cache, reviewers) and runs reviews by id. On start, and then once per lease period, it puts back
+on Redis whatever the ledger says is runnable, so a review whose worker died is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from app.config import ConfigError, Settings
+from app.jobs.arq_queue import (
+    ArqQueue,
+    WorkerDeps,
+    close_worker,
+    make_worker,
+    sweep_forever,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(settings: Settings) -> None:
+    from app.web import running_services
+
+    if not settings.queue_url:
+        raise ConfigError(
+            "QUEUE_URL is not set: without Redis the web process runs reviews itself "
+            "(set QUEUE_URL=redis://… to run separate workers)."
+        )
+    async with running_services(settings, start_workers=False) as services:
+        queue = services.queue
+        assert isinstance(queue, ArqQueue)
+        await queue.sweep()
+        sweeper = asyncio.create_task(sweep_forever(queue, settings.review_lease_seconds))
+        worker = make_worker(
+            settings.queue_url,
+            WorkerDeps(
+                ledger=services.ledger,
+                runner=services.runner,
+                lease_seconds=settings.review_lease_seconds,
+                lock_timeout=settings.review_timeout_seconds + 60,
+            ),
+            concurrency=settings.worker_concurrency,
+            job_timeout=settings.review_timeout_seconds,
+            grace_seconds=int(settings.shutdown_grace_seconds),
+        )
+        log.info("worker started: %s reviews at a time", settings.worker_concurrency)
+        try:
+            await worker.async_run()
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await close_worker(worker)
