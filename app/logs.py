@@ -6,6 +6,11 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
+
+# Set by the webhook endpoint and the job executor; every log line carries them.
+delivery_id: ContextVar[str] = ContextVar("delivery_id", default="-")
+review_id: ContextVar[str] = ContextVar("review_id", default="-")
 
 TOKEN_PATTERNS = re.compile(
     r"(gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{20,}|sk-[A-Za-z0-9_-]{16,}"
@@ -36,6 +41,15 @@ class Scrubber(logging.Filter):
         return True
 
 
+class ContextFilter(logging.Filter):
+    """Stamps each record with the delivery and review being handled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.delivery_id = delivery_id.get()
+        record.review_id = review_id.get()
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -54,11 +68,17 @@ class JsonFormatter(logging.Formatter):
 
 def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
     handler.addFilter(Scrubber(secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s "
+                "[delivery=%(delivery_id)s review=%(review_id)s] %(message)s"
+            )
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx2
@@ -89,6 +89,7 @@ async def running_services(
     reviewers: ReviewerFactory | None = None,
     llm: openai.AsyncOpenAI | None = None,
     start_workers: bool = True,
+    github_sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Services]:
     """Build the ledger, HTTP client, token cache, runner and queue; tear them down after."""
     factory = reviewers or default_reviewers(settings)
@@ -122,6 +123,7 @@ async def running_services(
             llm=llm_factory(settings, llm) if llm is not None else None,
             prices=dict(settings.llm_prices),
             metrics=metrics,
+            sleep=github_sleep,
         )
         queue: Queue
         if settings.queue_url:

@@ -19,6 +19,7 @@ from gidgethub import sansio
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from app import logs
 from app.events import Context, decide
 from app.services import Services
 
@@ -115,6 +116,7 @@ async def webhook(request: Request) -> Response:
         services.metrics.delivery(event_name, "ping")
         return JSONResponse({"status": "pong"}, status_code=200)
 
+    logs.delivery_id.set(delivery_id)
     received_at = datetime.now(UTC).isoformat()
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
     decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))

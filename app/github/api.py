@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx2
@@ -69,7 +69,7 @@ class GitHubClient(GitHubAPI):
         oauth_token: str | None = None,
         max_attempts: int = 5,
         backoff_max: float = 30.0,
-        sleep: Callable[[float], Any] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
         on_response: Callable[[str, int, Mapping[str, str]], None] | None = None,
     ) -> None:

@@ -3,6 +3,7 @@ the sticky PR comment (found by its hidden marker and edited in place)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,9 @@ from gidgethub import BadRequest
 
 from app.github.api import GitHubClient
 from app.render import COMMENT_MARKER, CheckOutput
+from app.review.models import Finding
+
+INLINE_MARKER = "relo-review"
 
 RERUN_ACTION = {
     "label": "Re-run review",
@@ -159,3 +163,71 @@ async def upsert_comment(
             return int(comment["id"])
     created = await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})
     return int(created["id"])
+
+
+def _inline_body(finding: Finding) -> str:
+    body = f"**{finding.title or finding.rule}** — {finding.message}"
+    if finding.suggestion is not None:
+        body += f"\n\n```suggestion\n{finding.suggestion}\n```"
+    return body + f"\n\n<sub>{INLINE_MARKER}</sub>"
+
+
+def inline_comment(finding: Finding, head_sha: str) -> dict[str, Any]:
+    comment: dict[str, Any] = {
+        "path": finding.path,
+        "line": finding.end_line,
+        "side": "RIGHT",
+        "body": _inline_body(finding),
+    }
+    if finding.start_line < finding.end_line:
+        comment["start_line"] = finding.start_line
+        comment["start_side"] = "RIGHT"
+    return comment
+
+
+async def post_inline_comments(
+    gh: GitHubClient,
+    repo: str,
+    number: int,
+    head_sha: str,
+    findings: Sequence[Finding],
+    *,
+    limit: int = 30,
+) -> int:
+    """Findings as review comments on their lines, once each. One review carries them all; if
+    GitHub refuses it (422: a line it cannot place), each comment goes alone and the ones it
+    refuses are dropped, so one bad line never loses the rest. Returns how many were posted."""
+    existing = set()
+    async for comment in gh.getiter(f"/repos/{repo}/pulls/{number}/comments?per_page=100"):
+        if INLINE_MARKER in (comment.get("body") or ""):
+            existing.add((comment.get("path"), comment.get("line"), comment.get("body")))
+    wanted = [inline_comment(f, head_sha) for f in findings[:limit]]
+    fresh = [c for c in wanted if (c["path"], c["line"], c["body"]) not in existing]
+    if not fresh:
+        return 0
+    try:
+        await gh.post(
+            f"/repos/{repo}/pulls/{number}/reviews",
+            data={
+                "commit_id": head_sha,
+                "event": "COMMENT",
+                "body": f"Relo Review left {len(fresh)} comment(s) on the changed lines.",
+                "comments": fresh,
+            },
+        )
+        return len(fresh)
+    except BadRequest as exc:
+        if int(exc.status_code) != 422:
+            raise
+    posted = 0
+    for comment in fresh:
+        try:
+            await gh.post(
+                f"/repos/{repo}/pulls/{number}/comments",
+                data={**comment, "commit_id": head_sha},
+            )
+            posted += 1
+        except BadRequest as exc:
+            if int(exc.status_code) != 422:
+                raise
+    return posted

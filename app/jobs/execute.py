@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
+from app import logs
 from app.ledger import Ledger, StoredReview
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ async def execute(
     stored = await ledger.get(review_id)
     if stored is None:
         return False
+    logs.review_id.set(str(review_id))
+    logs.delivery_id.set(stored.job.delivery_id)
     async with subject_lock(stored.job.subject):
         for older in await ledger.supersede_older(review_id, stored.job.subject):
             log.info("review %s superseded by review %s", older.id, review_id)

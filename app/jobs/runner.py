@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from app.github.publish import (
     complete_check_run,
     create_completed_check_run,
     fail_check_run,
+    post_inline_comments,
     start_check_run,
     upsert_comment,
 )
@@ -91,6 +92,7 @@ class Runner:
         prices: dict[str, tuple[float, float]] | None = None,
         metrics: Metrics | None = None,
         assignments: AssignmentSource | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.http = http
@@ -101,23 +103,30 @@ class Runner:
         self.prices = prices or {}
         self.metrics = metrics or Metrics()
         self.assignments = assignments or AssignmentSource()
+        self.sleep = sleep
 
-    def client(self, token: str | None = None) -> GitHubClient:
+    def client(self, token: str | None = None, installation_id: int | None = None) -> GitHubClient:
+        label = str(installation_id) if installation_id is not None else "app"
+
+        def count(method: str, status: int, headers: Mapping[str, str]) -> None:
+            self.metrics.github_requests.labels(method=method, status=str(status)).inc()
+            remaining = headers.get("x-ratelimit-remaining")
+            if remaining is not None and remaining.isdigit():
+                self.metrics.github_remaining.labels(installation=label).set(int(remaining))
+
         return GitHubClient(
             self.http,
             base_url=self.config.api_url,
             oauth_token=token,
-            on_response=self._count,
+            on_response=count,
+            sleep=self.sleep,
         )
-
-    def _count(self, method: str, status: int, headers: object) -> None:
-        self.metrics.github_requests.labels(method=method, status=str(status)).inc()
 
     async def installation_client(self, installation_id: int) -> GitHubClient:
         if self.tokens is None:
             raise AuthError("The GitHub App is not configured (GITHUB_APP_ID and a private key).")
         token = await self.tokens.token(self.client(), installation_id)
-        return self.client(token)
+        return self.client(token, installation_id)
 
     # --- the job -----------------------------------------------------------------------------
 
@@ -173,6 +182,10 @@ class Runner:
                 known = await self.ledger.known_comment(job.subject)
                 comment_id = await upsert_comment(gh, job.repo, job.number, body, known_id=known)
                 await self.ledger.set_comment(stored.id, comment_id)
+            if job.number is not None and assignment.feedback.inline_comments:
+                await post_inline_comments(
+                    gh, job.repo, job.number, job.head_sha, review.findings
+                )
         except Superseded as exc:
             await self._superseded(gh, stored, check_run_id, exc.newer_head)
             return
