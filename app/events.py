@@ -7,6 +7,7 @@ reason, never a crash.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -195,6 +196,49 @@ async def _run_action(event: sansio.Event, ctx: Context) -> Decision:
     if action.get("identifier") != "rerun":
         return Decision(reason=f"check run action {action.get('identifier')!r} is not ours")
     return await _run_rerequested(event, ctx)
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_INLINE_CODE = re.compile(r"`[^`]*`")
+_COMMAND = re.compile(r"^/review(\s|$)")
+
+
+def has_review_command(body: str) -> bool:
+    """`/review` at the start of a line of its own, outside quotes and code blocks."""
+    fenced = False
+    for raw in body.splitlines():
+        if _FENCE.match(raw):
+            fenced = not fenced
+            continue
+        if fenced or raw.startswith(("    ", "\t")) or raw.lstrip().startswith(">"):
+            continue
+        line = _INLINE_CODE.sub("", raw).strip()
+        if _COMMAND.match(line):
+            return True
+    return False
+
+
+@route("issue_comment", action="created")
+async def _comment(event: sansio.Event, ctx: Context) -> Decision:
+    data = event.data
+    issue = _obj(data, "issue")
+    if not isinstance(issue.get("pull_request"), Mapping):
+        return Decision(reason="comment on an issue, not a pull request")
+    comment = _obj(data, "comment")
+    author = comment.get("user")
+    if isinstance(author, Mapping) and author.get("type") == "Bot":
+        return Decision(reason="comment by a bot")
+    if not has_review_command(_text(comment, "body")):
+        return Decision(reason="comment has no /review command")
+    job = ReviewJob(
+        **_base(event, ctx),
+        kind="pull_request",
+        head_sha="",  # the worker reads the PR's current head once the author is allowed
+        number=_int(issue, "number"),
+        comment_id=_int(comment, "id"),
+        fresh=True,
+    )
+    return Decision(jobs=(job,))
 
 
 @route("installation")

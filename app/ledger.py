@@ -270,12 +270,22 @@ class Ledger:
                     .where(
                         reviews.c.subject == subject,
                         reviews.c.id > review_id,
+                        reviews.c.head_sha != "",  # a /review command not yet authorised
                         reviews.c.state.in_(("queued", "running", "done")),
                     )
                     .order_by(reviews.c.id.desc())
                     .limit(1)
                 )
             ).scalar_one_or_none()
+
+    async def set_job(self, review_id: int, job: ReviewJob) -> None:
+        """A `/review` command learns its head once its author is allowed."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviews.update()
+                .where(reviews.c.id == review_id)
+                .values(head_sha=job.head_sha, job=json.dumps(job.to_dict()))
+            )
 
     async def set_comment(self, review_id: int, comment_id: int) -> None:
         async with self.engine.begin() as conn:

@@ -65,8 +65,10 @@ async def execute(
     logs.review_id.set(str(review_id))
     logs.delivery_id.set(stored.job.delivery_id)
     async with subject_lock(stored.job.subject):
-        for older in await ledger.supersede_older(review_id, stored.job.subject):
-            log.info("review %s superseded by review %s", older.id, review_id)
+        # A /review command supersedes nothing: its author may turn out not to be allowed.
+        if stored.job.comment_id is None:
+            for older in await ledger.supersede_older(review_id, stored.job.subject):
+                log.info("review %s superseded by review %s", older.id, review_id)
         claimed = await ledger.claim(review_id, lease_seconds)
         if claimed is None:
             return False

@@ -23,6 +23,7 @@ class ReviewJob:
     sender: str | None = None
     title: str | None = None  # PR title and body as delivered (None: fetch them)
     body: str | None = None
+    comment_id: int | None = None  # a `/review` command: its author's permission is checked
     fresh: bool = False  # a reviewer asked for a new review: do not reuse stored results
 
     @property

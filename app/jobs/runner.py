@@ -143,6 +143,17 @@ class Runner:
             return
         check_run_id = stored.check_run_id
         try:
+            if job.comment_id is not None and not job.head_sha:
+                allowed = await self.authorise_command(gh, job)
+                if allowed is None:
+                    await self.ledger.finish(
+                        stored.id, state="done", conclusion=None,
+                        error=f"/review by {job.sender} ignored: no write access or PR closed",
+                    )
+                    return
+                job = allowed
+                stored = replace(stored, job=job)
+                await self.ledger.set_job(stored.id, job)
             assignment = await self.assignment_for(gh, job)
             if assignment is None:
                 log.info("review %s: %s matches no assignment; not reviewed", stored.id, job.repo)
@@ -363,6 +374,34 @@ class Runner:
                 )
             assignment = assignment.with_brief(text)
         return assignment
+
+    async def authorise_command(self, gh: GitHubClient, job: ReviewJob) -> ReviewJob | None:
+        """A `/review` comment counts only from someone with write access to the repository,
+        checked with GitHub (the comment's author association alone can be stale)."""
+        if not job.sender or job.number is None or job.comment_id is None:
+            return None
+        access = await gh.getitem(
+            f"/repos/{job.repo}/collaborators/{job.sender}/permission"
+        )
+        permission = access.get("permission") if isinstance(access, dict) else None
+        if permission not in ("admin", "write"):
+            log.info("ignored /review from %s (permission %s)", job.sender, permission)
+            return None
+        await gh.post(
+            f"/repos/{job.repo}/issues/comments/{job.comment_id}/reactions",
+            data={"content": "eyes"},
+        )
+        pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+        if pr.get("state") != "open":
+            return None
+        return replace(
+            job,
+            head_sha=str(pr["head"]["sha"]),
+            base_sha=str(pr["base"]["sha"]),
+            ref=pr["head"].get("ref"),
+            title=str(pr.get("title") or ""),
+            body=str(pr.get("body") or ""),
+        )
 
     async def open_pull_for(self, gh: GitHubClient, job: ReviewJob) -> bool:
         """A push to a branch that an open PR reviews is left to the PR's own review."""
