@@ -91,6 +91,15 @@ llm_results = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+reviewer_issues = sa.Table(
+    "reviewer_issues",
+    metadata,
+    sa.Column("reviewer_repo", sa.String(256), primary_key=True),
+    sa.Column("repo", sa.String(256), primary_key=True),
+    sa.Column("issue_number", sa.Integer, nullable=False),
+    sa.Column("comment_id", sa.BigInteger),
+)
+
 # States: queued -> running -> done | failed | superseded.
 UNFINISHED = ("queued", "running")
 
@@ -431,6 +440,36 @@ class Ledger:
         async with self.engine.begin() as conn:
             await conn.execute(llm_results.delete().where(llm_results.c.key == key))
             await conn.execute(llm_results.insert().values(key=key, data=data, created_at=utcnow()))
+
+    async def reviewer_issue(self, reviewer_repo: str, repo: str) -> tuple[int, int | None] | None:
+        """(issue number, results comment id) of a submission's issue in the reviewers' repo."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(reviewer_issues.c.issue_number, reviewer_issues.c.comment_id).where(
+                        reviewer_issues.c.reviewer_repo == reviewer_repo,
+                        reviewer_issues.c.repo == repo,
+                    )
+                )
+            ).one_or_none()
+        return (int(row[0]), row[1]) if row is not None else None
+
+    async def remember_reviewer_issue(
+        self, reviewer_repo: str, repo: str, number: int, comment_id: int | None
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                reviewer_issues.delete().where(
+                    reviewer_issues.c.reviewer_repo == reviewer_repo,
+                    reviewer_issues.c.repo == repo,
+                )
+            )
+            await conn.execute(
+                reviewer_issues.insert().values(
+                    reviewer_repo=reviewer_repo, repo=repo, issue_number=number,
+                    comment_id=comment_id,
+                )
+            )
 
     async def delivery_outcome(self, delivery_id: str) -> str | None:
         async with self.engine.connect() as conn:

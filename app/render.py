@@ -188,3 +188,54 @@ def failure_output(sentence: str) -> tuple[str, str]:
     return "The review could not be completed", cut(
         f"{sentence}\n\nUse **Re-run** on this check to try again."
     )
+
+
+def reviewer_report(
+    review: Review,
+    *,
+    repo: str,
+    subject: str,
+    author: str | None,
+    received_at: str,
+    late: bool,
+) -> str:
+    """The reviewer-only record of a submission: full scores, evidence, flags, cost."""
+    out = [
+        f"{COMMENT_MARKER}",
+        f"## {review.title or 'Review'} — `{repo}`",
+        "",
+        f"- Submission: {subject} at `{review.head_sha[:12]}` by {author or 'unknown'}",
+        f"- Received: {received_at}{' — **LATE** (after the deadline)' if late else ''}",
+        "",
+    ]
+    if review.summary:
+        out += [review.summary.strip(), ""]
+    if review.scores:
+        out += rubric_table(review)
+        for score in review.scores:
+            if score.rationale or score.evidence:
+                evidence = ", ".join(
+                    f"`{e.path}:{e.start_line}-{e.end_line}`" for e in score.evidence
+                )
+                out.append(f"- **{score.criterion_id}**: {score.rationale.strip()}")
+                if evidence:
+                    out.append(f"  Evidence: {evidence}")
+        out.append("")
+    injection = [f for f in review.findings if f.source == "injection"] + list(review.flags)
+    if injection:
+        out += ["### Possible attempts to influence the review", "", *_findings_list(injection), ""]
+    counts = Counter(f.severity for f in review.findings)
+    out.append(
+        f"Findings on changed lines: {counts[Severity.ERROR]} error, "
+        f"{counts[Severity.WARNING]} warning, {counts[Severity.NOTICE]} notice."
+    )
+    if review.skipped:
+        out += ["", "### Files not reviewed", ""]
+        out += [f"- `{s.path}` — {s.reason}" for s in review.skipped[:200]]
+    if review.notes:
+        out += ["", "### Notes", "", *[f"- {n}" for n in review.notes]]
+    prompt = sum(u.prompt_tokens for u in review.usage)
+    completion = sum(u.completion_tokens for u in review.usage)
+    out += ["", f"LLM usage: {prompt} prompt + {completion} completion tokens, "
+            f"${review.cost_usd:.4f}."]
+    return cut("\n".join(out) + "\n")

@@ -28,10 +28,11 @@ from app.github.publish import (
     start_check_run,
     upsert_comment,
 )
+from app.github.reviewers import publish_reviewer_issue
 from app.jobs.models import ReviewJob
 from app.ledger import Ledger, StoredReview
 from app.metrics import Metrics
-from app.render import check_output, comment_body, failure_output
+from app.render import check_output, comment_body, failure_output, reviewer_report
 from app.review.assignment import DEFAULT_ASSIGNMENT, Assignment, AssignmentConfigError
 from app.review.engine import (
     AssessmentCache,
@@ -193,6 +194,21 @@ class Runner:
                 known = await self.ledger.known_comment(job.subject)
                 comment_id = await upsert_comment(gh, job.repo, job.number, body, known_id=known)
                 await self.ledger.set_comment(stored.id, comment_id)
+            if assignment.reviewer_repo:
+                await publish_reviewer_issue(
+                    gh, self.ledger,
+                    reviewer_repo=assignment.reviewer_repo,
+                    repo=job.repo,
+                    title=f"{assignment.title}: {job.repo}",
+                    body=reviewer_report(
+                        review,
+                        repo=job.repo,
+                        subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
+                        author=job.sender,
+                        received_at=job.received_at,
+                        late=is_late(assignment, _parse_time(job.received_at)),
+                    ),
+                )
             if job.number is not None and assignment.feedback.inline_comments:
                 await post_inline_comments(
                     gh, job.repo, job.number, job.head_sha, review.findings
