@@ -45,11 +45,14 @@ def llm_factory(settings: Settings, client: openai.AsyncOpenAI) -> LLMFactory:
 
     def build(assignment: Assignment) -> tuple[LLMReviewer | None, str]:
         model = assignment.model or settings.openai_model
+        brief = assignment.brief or ""
+        if assignment.instructions:
+            brief += f"\n\nInstructions for the reviewer:\n{assignment.instructions}"
         reviewer = LLMReviewer(
             client,
             model,
             assignment.rubric,
-            assignment.brief or "",
+            brief,
             budget_tokens=settings.llm_budget_tokens,
             max_total_tokens=settings.llm_max_review_tokens,
             mask=mask,

@@ -30,6 +30,7 @@ from app.review.models import (
     Usage,
 )
 from app.review.pipeline import anchor, merge_findings
+from app.review.prompt import order_files
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +57,21 @@ def filter_paths(submission: Submission, assignment: Assignment) -> Submission:
     """Drop files outside the assignment's include/exclude globs, listing them as skipped."""
     change = submission.change
     kept = tuple(f for f in change.files if assignment.includes(f.path))
-    if len(kept) == len(change.files):
-        return submission
     excluded = tuple(
         SkippedFile(f.path, "excluded by the assignment's paths")
         for f in change.files
         if not assignment.includes(f.path)
     )
+    if assignment.max_files is not None and len(kept) > assignment.max_files:
+        ordered = order_files(kept)
+        allowed = {f.path for f in ordered[: assignment.max_files]}
+        excluded += tuple(
+            SkippedFile(f.path, f"over the assignment's limit of {assignment.max_files} files")
+            for f in ordered[assignment.max_files :]
+        )
+        kept = tuple(f for f in kept if f.path in allowed)
+    if not excluded:
+        return submission
     return replace(
         submission, change=replace(change, files=kept, skipped=change.skipped + excluded)
     )
@@ -139,6 +148,9 @@ async def review_submission(
     llm_findings = assessment.findings if assessment else ()
     merged = merge_findings(static_found, llm_findings, in_files)
     on_diff, outside = anchor(merged, submission.change)
+    # Anchoring shrinks ranges to the changed lines they cover, which can make two findings
+    # identical (a model citing line 5 and lines 1-9 around it): collapse them again.
+    on_diff = merge_findings(on_diff)
     if is_late(assignment, plan.received_at):
         notes.insert(0, f"Submitted after the deadline ({assignment.deadline}).")
     scores = assessment.criteria if assessment else ()
