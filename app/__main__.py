@@ -42,19 +42,53 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def worker(settings: Settings) -> int:
+    import asyncio
+
+    from app.jobs.worker_main import run_worker
+    from app.logs import configure
+
+    settings.validate_for_service()
+    configure(settings.log_level, settings.log_format, _secrets(settings))
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from app.cli import check_config, replay, report, review
+
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web service (and in-process workers)")
-    args = parser.parse_args(argv)
+    commands.add_parser("worker", help="run review workers on Redis (QUEUE_URL)")
+    for command in (check_config, review, replay, report):
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from app.cli import CLIError
+
     try:
-        settings = load_settings()
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already explained
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    try:
         if args.command == "serve":
-            return serve(settings)
+            return serve(load_settings())
+        if args.command == "worker":
+            return worker(load_settings())
+        status: int = args.run(args)
+        return status
     except ConfigError as exc:
         print(f"relo-review: {exc}", file=sys.stderr)
         return 2
-    return 1
+    except CLIError as exc:
+        print(f"relo-review: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("relo-review: interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

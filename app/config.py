@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///relo-review.db"
     queue_url: str | None = None
 
+    # Where GitHub reaches this service (https://relo.example.com); /setup uses it in the
+    # manifest, else the address the setup page was opened at.
+    public_url: str | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

@@ -175,11 +175,11 @@ def registered_app_id(settings: Settings, env_path: Path) -> str | None:
     """The app id already set in the running settings or in .env, if any."""
     if settings.github_app_configured:
         return settings.github_app_id
-    if env_path.is_file():
-        value = dotenv_values(env_path).get("GITHUB_APP_ID")
-        if value:
-            return value
-    return None
+    try:
+        value = dotenv_values(env_path).get("GITHUB_APP_ID") if env_path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None  # unreadable: writing it will fail too, and say so
+    return value or None
 
 
 class StateStore:
@@ -353,7 +353,7 @@ def setup_routes(
     lock = asyncio.Lock()
 
     def base_url(request: Request) -> str:
-        public = getattr(settings, "public_url", None)  # PUBLIC_URL, when Settings has it
+        public = settings.public_url
         if isinstance(public, str) and public:
             return public.rstrip("/")
         return str(request.base_url).rstrip("/")

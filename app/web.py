@@ -30,6 +30,7 @@ from app.review.llm import LLMReviewer
 from app.review.models import Reviewer
 from app.review.secrets import mask_secrets
 from app.services import Services
+from app.setup import setup_routes
 from app.webhook import webhook
 
 log = logging.getLogger(__name__)
@@ -210,6 +211,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
+            *setup_routes(settings, http=http),
         ],
         lifespan=lifespan,
     )
