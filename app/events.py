@@ -44,11 +44,30 @@ def _str(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _int(data: Mapping[str, Any], key: str) -> int:
+MAX_ID = 2**63 - 1  # what the ledger's BIGINT columns hold
+MAX_NUMBER = 2**31 - 1  # PR numbers, an INTEGER column
+
+
+def _int(data: Mapping[str, Any], key: str, limit: int = MAX_ID) -> int:
     value = data.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise SkipDelivery(f"payload has no positive integer {key!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= limit:
+        raise SkipDelivery(f"payload has no usable integer {key!r}")
     return value
+
+
+_REPO_NAME = re.compile(r"[A-Za-z0-9_.-]{1,39}/[A-Za-z0-9_.-]{1,100}")
+MAX_REF = 250
+
+
+def _repo_name(data: Mapping[str, Any]) -> str:
+    name = _str(data, "full_name")
+    if not _REPO_NAME.fullmatch(name):
+        raise SkipDelivery("repository.full_name is not an owner/name")
+    return name
+
+
+def _ref(value: Any) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_REF else None
 
 
 def _sha(data: Mapping[str, Any], key: str) -> str:
@@ -78,11 +97,11 @@ def _base(event: sansio.Event, ctx: Context) -> dict[str, Any]:
     sender = data.get("sender")
     return {
         "installation_id": _int(_obj(data, "installation"), "id"),
-        "repo": _str(repo, "full_name"),
+        "repo": _repo_name(repo),
         "delivery_id": ctx.delivery_id,
         "event": event.event,
         "received_at": ctx.received_at,
-        "sender": sender.get("login") if isinstance(sender, Mapping) else None,
+        "sender": _ref(sender.get("login")) if isinstance(sender, Mapping) else None,
     }
 
 
@@ -123,9 +142,9 @@ async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
         kind="pull_request",
         head_sha=_sha(head, "sha"),
         base_sha=_sha(base, "sha"),
-        number=_int(pr, "number"),
-        ref=head.get("ref") if isinstance(head.get("ref"), str) else None,
-        head_repo=head_repo.get("full_name") if isinstance(head_repo, Mapping) else None,
+        number=_int(pr, "number", MAX_NUMBER),
+        ref=_ref(head.get("ref")),
+        head_repo=_ref(head_repo.get("full_name")) if isinstance(head_repo, Mapping) else None,
         title=_text(pr, "title"),
         body=_text(pr, "body") or "",
     )
@@ -141,6 +160,8 @@ async def _push(event: sansio.Event, ctx: Context) -> Decision:
     if not ref.startswith("refs/heads/"):
         return Decision(reason="push to a tag or other non-branch ref")
     branch = ref.removeprefix("refs/heads/")
+    if _ref(branch) is None:
+        return Decision(reason="branch name too long")
     default = _obj(data, "repository").get("default_branch")
     if branch != default:
         return Decision(reason=f"push to {branch!r}, not the default branch")
@@ -160,9 +181,9 @@ def _from_check(
             **base,
             kind="pull_request",
             head_sha=head_sha,
-            number=_int(pr, "number"),
+            number=_int(pr, "number", MAX_NUMBER),
             base_sha=_sha(_obj(pr, "base"), "sha"),
-            ref=branch if isinstance(branch, str) else None,
+            ref=_ref(branch),
             fresh=True,
         )
     else:
@@ -170,7 +191,7 @@ def _from_check(
             **base,
             kind="push",
             head_sha=head_sha,
-            ref=branch if isinstance(branch, str) else None,
+            ref=_ref(branch),
             fresh=True,
         )
     return Decision(jobs=(job,))
@@ -234,7 +255,7 @@ async def _comment(event: sansio.Event, ctx: Context) -> Decision:
         **_base(event, ctx),
         kind="pull_request",
         head_sha="",  # the worker reads the PR's current head once the author is allowed
-        number=_int(issue, "number"),
+        number=_int(issue, "number", MAX_NUMBER),
         comment_id=_int(comment, "id"),
         fresh=True,
     )
@@ -251,6 +272,9 @@ async def _installation(event: sansio.Event, ctx: Context) -> Decision:
 
 async def decide(event: sansio.Event, ctx: Context) -> Decision:
     """Run the routes for this event and combine what they decided."""
+    action = event.data.get("action")
+    if action is not None and not isinstance(action, str):
+        return Decision(reason="the payload's action is not a string")
     decisions: list[Decision] = []
     await router.dispatch(event, ctx, decisions)
     if not decisions:

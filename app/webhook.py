@@ -20,7 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from app import logs
-from app.events import Context, decide
+from app.events import MAX_ID, Context, decide
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,9 @@ def _action(data: Mapping[str, Any]) -> str | None:
 def _installation(data: Mapping[str, Any]) -> int | None:
     installation = data.get("installation")
     ident = installation.get("id") if isinstance(installation, Mapping) else None
-    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+    if isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_ID:
+        return ident
+    return None
 
 
 def _repo(data: Mapping[str, Any]) -> str | None:
