@@ -56,10 +56,15 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///relo-review.db"
     queue_url: str | None = None
+    # Redis key prefix and arq queue: several deployments can share one Redis.
+    queue_name: str = "relo:reviews"
 
     # Where GitHub reaches this service (https://relo.example.com); /setup uses it in the
     # manifest, else the address the setup page was opened at.
     public_url: str | None = None
+
+    # `python -m app worker` serves its own /metrics here when set (the web process has /metrics).
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

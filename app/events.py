@@ -67,7 +67,9 @@ def _repo_name(data: Mapping[str, Any]) -> str:
 
 
 def _ref(value: Any) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_REF else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_REF and "\x00" not in value:
+        return value
+    return None
 
 
 def _sha(data: Mapping[str, Any], key: str) -> str:

@@ -132,7 +132,10 @@ async def running_services(
         queue: Queue
         if settings.queue_url:
             arq_queue = ArqQueue(
-                settings.queue_url, ledger, lease_seconds=settings.review_lease_seconds
+                settings.queue_url,
+                ledger,
+                queue_name=settings.queue_name,
+                lease_seconds=settings.review_lease_seconds,
             )
             await arq_queue.start()
             stack.push_async_callback(arq_queue.stop)

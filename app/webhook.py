@@ -45,7 +45,7 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
 
 async def read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -68,9 +68,15 @@ def parse_payload(content_type: str, body: bytes) -> Any:
     return orjson.loads(body)
 
 
+def _clean(value: Any, limit: int) -> str | None:
+    """A string fit for the ledger: PostgreSQL refuses NUL characters in text."""
+    if not isinstance(value, str):
+        return None
+    return value.replace("\x00", "")[:limit]
+
+
 def _action(data: Mapping[str, Any]) -> str | None:
-    action = data.get("action")
-    return action if isinstance(action, str) else None
+    return _clean(data.get("action"), 64)
 
 
 def _installation(data: Mapping[str, Any]) -> int | None:
@@ -83,8 +89,7 @@ def _installation(data: Mapping[str, Any]) -> int | None:
 
 def _repo(data: Mapping[str, Any]) -> str | None:
     repo = data.get("repository")
-    name = repo.get("full_name") if isinstance(repo, Mapping) else None
-    return name if isinstance(name, str) else None
+    return _clean(repo.get("full_name"), 256) if isinstance(repo, Mapping) else None
 
 
 async def webhook(request: Request) -> Response:
@@ -122,7 +127,8 @@ async def webhook(request: Request) -> Response:
     received_at = datetime.now(UTC).isoformat()
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
     decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))
-    outcome = f"queued {len(decision.jobs)}" if decision.jobs else (decision.reason or "ignored")
+    reason = _clean(decision.reason, 200) or "ignored"
+    outcome = f"queued {len(decision.jobs)}" if decision.jobs else reason
     review_ids = await services.ledger.accept_delivery(
         delivery_id=delivery_id,
         event=event_name,

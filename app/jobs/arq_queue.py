@@ -23,15 +23,22 @@ from app.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "relo:reviews"
 FUNCTION = "run_review"
 
 
 class ArqQueue:
     """The web side: put review ids on Redis."""
 
-    def __init__(self, redis_url: str, ledger: Ledger, *, lease_seconds: float = 90.0) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        ledger: Ledger,
+        *,
+        queue_name: str = "relo:reviews",
+        lease_seconds: float = 90.0,
+    ) -> None:
         self._settings = RedisSettings.from_dsn(redis_url)
+        self.queue_name = queue_name
         self._ledger = ledger
         self._lease = lease_seconds
         self._pool: ArqRedis | None = None
@@ -43,15 +50,15 @@ class ArqQueue:
         return self._pool
 
     async def start(self) -> None:
-        self._pool = await create_pool(self._settings, default_queue_name=QUEUE_NAME)
+        self._pool = await create_pool(self._settings, default_queue_name=self.queue_name)
 
     async def enqueue(self, review_id: int, attempt: int = 0) -> None:
         await self.pool.enqueue_job(
-            FUNCTION, review_id, _job_id=f"relo:review:{review_id}:{attempt}"
+            FUNCTION, review_id, _job_id=f"{self.queue_name}:review:{review_id}:{attempt}"
         )
 
     async def size(self) -> int:
-        return int(await self.pool.zcard(QUEUE_NAME))
+        return int(await self.pool.zcard(self.queue_name))
 
     async def ping(self) -> None:
         await self.pool.ping()
@@ -72,13 +79,16 @@ class ArqQueue:
 class RedisLocks:
     """Subject locks across machines: reviews of one PR never run side by side."""
 
-    def __init__(self, redis: ArqRedis, timeout: float) -> None:
+    def __init__(self, redis: ArqRedis, timeout: float, prefix: str) -> None:
         self._redis = redis
         self._timeout = timeout
+        self._prefix = prefix
 
     @contextlib.asynccontextmanager
     async def __call__(self, subject: str) -> AsyncIterator[object]:
-        lock = self._redis.lock(f"relo:subject:{subject}", timeout=self._timeout, sleep=0.05)
+        lock = self._redis.lock(
+            f"{self._prefix}:subject:{subject}", timeout=self._timeout, sleep=0.05
+        )
         async with lock:
             yield lock
 
@@ -90,14 +100,21 @@ async def run_review(ctx: dict[str, Any], review_id: int) -> bool:
         ledger=deps.ledger,
         run=deps.runner.run,
         lease_seconds=deps.lease_seconds,
-        subject_lock=RedisLocks(ctx["redis"], deps.lock_timeout),
+        subject_lock=RedisLocks(ctx["redis"], deps.lock_timeout, deps.queue_name),
     )
 
 
 class WorkerDeps:
     def __init__(
-        self, *, ledger: Ledger, runner: Runner, lease_seconds: float, lock_timeout: float
+        self,
+        *,
+        ledger: Ledger,
+        runner: Runner,
+        lease_seconds: float,
+        lock_timeout: float,
+        queue_name: str = "relo:reviews",
     ) -> None:
+        self.queue_name = queue_name
         self.ledger = ledger
         self.runner = runner
         self.lease_seconds = lease_seconds
@@ -116,7 +133,7 @@ def make_worker(
 ) -> Worker:
     return Worker(
         functions=[func(run_review, name=FUNCTION)],
-        queue_name=QUEUE_NAME,
+        queue_name=deps.queue_name,
         redis_settings=RedisSettings.from_dsn(redis_url),
         burst=burst,
         max_jobs=concurrency,

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import quote
 
 import httpx2
 from gidgethub import HTTPException
@@ -132,6 +133,13 @@ class Runner:
     # --- the job -----------------------------------------------------------------------------
 
     async def run(self, stored: StoredReview) -> None:
+        self.metrics.in_flight.inc()
+        try:
+            await self._run(stored)
+        finally:
+            self.metrics.in_flight.dec()
+
+    async def _run(self, stored: StoredReview) -> None:
         job = stored.job
         started = time.monotonic()
         try:
@@ -422,9 +430,8 @@ class Runner:
     async def open_pull_for(self, gh: GitHubClient, job: ReviewJob) -> bool:
         """A push to a branch that an open PR reviews is left to the PR's own review."""
         owner = job.repo.split("/", 1)[0]
-        pulls = await gh.getitem(
-            f"/repos/{job.repo}/pulls?state=open&head={owner}:{job.ref}&per_page=1"
-        )
+        head = quote(f"{owner}:{job.ref}", safe=":")
+        pulls = await gh.getitem(f"/repos/{job.repo}/pulls?state=open&head={head}&per_page=1")
         return bool(pulls)
 
     async def fetch(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Fetched:

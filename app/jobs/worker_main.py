@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 
+from prometheus_client import start_http_server
+
 from app.config import ConfigError, Settings
 from app.jobs.arq_queue import (
     ArqQueue,
@@ -34,6 +36,11 @@ async def run_worker(settings: Settings) -> None:
     async with running_services(settings, start_workers=False) as services:
         queue = services.queue
         assert isinstance(queue, ArqQueue)
+        if settings.worker_metrics_port is not None:
+            start_http_server(
+                settings.worker_metrics_port, addr=settings.host,
+                registry=services.metrics.registry,
+            )
         await queue.sweep()
         sweeper = asyncio.create_task(sweep_forever(queue, settings.review_lease_seconds))
         worker = make_worker(
@@ -43,6 +50,7 @@ async def run_worker(settings: Settings) -> None:
                 runner=services.runner,
                 lease_seconds=settings.review_lease_seconds,
                 lock_timeout=settings.review_timeout_seconds + 60,
+                queue_name=settings.queue_name,
             ),
             concurrency=settings.worker_concurrency,
             job_timeout=settings.review_timeout_seconds,
