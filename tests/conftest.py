@@ -96,6 +96,7 @@ class Harness:
             runner=self.services.runner,
             lease_seconds=settings.review_lease_seconds,
             lock_timeout=60,
+            queue_name=settings.queue_name,
         )
         worker = make_worker(
             settings.queue_url, deps, concurrency=settings.worker_concurrency,
@@ -157,8 +158,9 @@ async def backend_settings(
         return make_settings()
     from tests.services import fresh_postgres, fresh_redis
 
+    redis_url, queue_name = await fresh_redis()
     return make_settings(
-        database_url=await fresh_postgres(), queue_url=await fresh_redis()
+        database_url=await fresh_postgres(), queue_url=redis_url, queue_name=queue_name
     )
 
 

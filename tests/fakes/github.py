@@ -11,6 +11,7 @@ base_url=fake.base_url)``, or over TCP with ``with fake.serve() as url: ...``.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import itertools
@@ -18,6 +19,7 @@ import json
 import re
 import secrets
 import string
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -127,6 +129,22 @@ class _Fault:
 
 
 @dataclass
+class Hold:
+    """Requests that wait inside the fake, before they are recorded or answered, until the test
+    calls ``release()`` (or ``timeout`` seconds pass): a review stays in flight meanwhile."""
+
+    method: str
+    pattern: re.Pattern[str]
+    timeout: float
+    released: threading.Event = field(default_factory=threading.Event)
+    waiting: int = 0  # requests held right now
+    held: int = 0  # requests held so far
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class _Installation:
     account: str
     account_type: str = "Organization"
@@ -179,6 +197,8 @@ class FakeGitHub:
         self.permissions: dict[tuple[str, str], str] = {}
         self.manifest_codes: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
+        self._holds: list[Hold] = []
+        self._activity = threading.Condition()
         self._ids = itertools.count(1001)
         methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
         self.app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=methods)])
@@ -281,6 +301,22 @@ class FakeGitHub:
             _Fault(method.upper(), re.compile(path_regex), status, headers or {}, body, times)
         )
 
+    def hold(self, method: str, path_regex: str, *, timeout: float = 60.0) -> Hold:
+        """Hold every matching request (``method`` may be ``*``) until ``release()``.
+
+        Hold a read (say the compare) rather than a write: a held request whose client is gone
+        still goes through when released. ``wait_until`` sees a request arrive at the hold.
+        """
+        hold = Hold(method.upper(), re.compile(path_regex), timeout)
+        self._holds.append(hold)
+        return hold
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` is true, re-checked whenever a request arrives or is
+        answered (use it with ``serve()``); False if ``timeout`` seconds pass first."""
+        with self._activity:
+            return self._activity.wait_for(predicate, timeout)
+
     # -- assertions ---------------------------------------------------------------------------
 
     def count(self, method: str, path_regex: str) -> int:
@@ -377,8 +413,32 @@ class FakeGitHub:
             yield url
 
     async def _endpoint(self, request: Request) -> Response:
+        await self._wait_if_held(request.method, request.url.path)
         reply = self._dispatch(request, await request.body())
+        self._notify()
         return Response(reply.content, reply.status, reply.headers, reply.media_type)
+
+    def _notify(self) -> None:
+        with self._activity:
+            self._activity.notify_all()
+
+    async def _wait_if_held(self, method: str, path: str) -> None:
+        hold = next(
+            (
+                h for h in self._holds
+                if h.method in ("*", method) and h.pattern.search(path) and not h.released.is_set()
+            ),
+            None,
+        )
+        if hold is None:
+            return
+        hold.waiting += 1
+        hold.held += 1
+        self._notify()
+        try:
+            await asyncio.to_thread(hold.released.wait, hold.timeout)
+        finally:
+            hold.waiting -= 1
 
     def _dispatch(self, request: Request, body: bytes) -> Reply:
         method, path = request.method, request.url.path
