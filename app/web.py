@@ -57,6 +57,7 @@ def llm_factory(settings: Settings, client: openai.AsyncOpenAI) -> LLMFactory:
             budget_tokens=settings.llm_budget_tokens,
             max_total_tokens=settings.llm_max_review_tokens,
             mask=mask,
+            max_answer_tokens=settings.llm_max_answer_tokens,
         )
         return reviewer, model
 

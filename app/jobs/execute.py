@@ -75,6 +75,7 @@ async def execute(
         beat = asyncio.create_task(_heartbeat(ledger, review_id, lease_seconds))
         try:
             await run(claimed)
+            log.info("finished review %s (attempt %s)", review_id, claimed.attempts)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

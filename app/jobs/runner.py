@@ -197,30 +197,7 @@ class Runner:
             show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
             output = check_output(review, show_score=show_score)
             await complete_check_run(gh, job.repo, check_run_id, output)
-            if job.number is not None and assignment.feedback.pr_comment:
-                body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
-                known = await self.ledger.known_comment(job.subject)
-                comment_id = await upsert_comment(gh, job.repo, job.number, body, known_id=known)
-                await self.ledger.set_comment(stored.id, comment_id)
-            if assignment.reviewer_repo:
-                await publish_reviewer_issue(
-                    gh, self.ledger,
-                    reviewer_repo=assignment.reviewer_repo,
-                    repo=job.repo,
-                    title=f"{assignment.title}: {job.repo}",
-                    body=reviewer_report(
-                        review,
-                        repo=job.repo,
-                        subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
-                        author=job.sender,
-                        received_at=job.received_at,
-                        late=is_late(assignment, _parse_time(job.received_at)),
-                    ),
-                )
-            if job.number is not None and assignment.feedback.inline_comments:
-                await post_inline_comments(
-                    gh, job.repo, job.number, job.head_sha, review.findings
-                )
+            extras_error = await self.deliver_extras(gh, stored, job, assignment, review)
         except Superseded as exc:
             await self._superseded(gh, stored, check_run_id, exc.newer_head)
             return
@@ -244,7 +221,9 @@ class Runner:
                 "have the details in the service log.",
             )
             return
-        await self._record(stored, job, assignment, review, output.conclusion, started)
+        await self._record(
+            stored, job, assignment, review, output.conclusion, started, extras_error
+        )
 
     async def _record(
         self,
@@ -254,6 +233,7 @@ class Runner:
         review: Review,
         conclusion: str,
         started: float,
+        error: str | None = None,
     ) -> None:
         total = review.total
         prompt = sum(u.prompt_tokens for u in review.usage)
@@ -271,6 +251,7 @@ class Runner:
             stored.id,
             state="done",
             conclusion=conclusion,
+            error=error,
             assignment=assignment.id,
             score=total[0] if total else None,
             points=total[1] if total else None,
@@ -282,6 +263,67 @@ class Runner:
             cost_usd=review.cost_usd,
             found=review.findings,
         )
+
+    async def deliver_extras(
+        self,
+        gh: GitHubClient,
+        stored: StoredReview,
+        job: ReviewJob,
+        assignment: Assignment,
+        review: Review,
+    ) -> str | None:
+        """The PR comment, the reviewers' issue and inline comments, after the check run is
+        complete. Each can fail on its own (a deleted reviewers' repo, a locked PR) without
+        undoing the review: the failure is logged and kept in the ledger."""
+        problems: list[str] = []
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if job.number is not None and assignment.feedback.pr_comment:
+            number = job.number
+
+            async def comment() -> None:
+                body = comment_body(
+                    review, show_score=assignment.feedback.show_score_to_candidate
+                )
+                known = await self.ledger.known_comment(job.subject)
+                comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
+                await self.ledger.set_comment(stored.id, comment_id)
+
+            steps.append(("the PR comment", comment))
+        if assignment.reviewer_repo:
+            reviewer_repo = assignment.reviewer_repo
+
+            async def reviewers_issue() -> None:
+                await publish_reviewer_issue(
+                    gh, self.ledger,
+                    reviewer_repo=reviewer_repo,
+                    repo=job.repo,
+                    title=f"{assignment.title}: {job.repo}",
+                    body=reviewer_report(
+                        review,
+                        repo=job.repo,
+                        subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
+                        author=job.sender,
+                        received_at=job.received_at,
+                        late=is_late(assignment, _parse_time(job.received_at)),
+                    ),
+                )
+
+            steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
+        if job.number is not None and assignment.feedback.inline_comments:
+            number = job.number
+
+            async def inline() -> None:
+                await post_inline_comments(gh, job.repo, number, job.head_sha, review.findings)
+
+            steps.append(("the inline comments", inline))
+        for what, step in steps:
+            try:
+                await step()
+            except EXPECTED_FAILURES as exc:
+                log.warning("review %s: could not post %s: %s", stored.id, what, exc)
+                self.metrics.failures.labels(kind="publish").inc()
+                problems.append(f"Could not post {what}: {_sentence(exc)}")
+        return " ".join(problems) or None
 
     async def checkpoint(self, stored: StoredReview) -> None:
         newer = await self.ledger.newer_head(stored.id, stored.job.subject)

@@ -360,6 +360,7 @@ class LLMReviewer:
         mask: Callable[[str], str] = identity,
         seed: int = 7,
         concurrency: int = 4,
+        max_answer_tokens: int = 4096,
     ) -> None:
         self._client = client
         self._model = model
@@ -370,6 +371,8 @@ class LLMReviewer:
         self._mask = mask
         self._seed = seed
         self._concurrency = max(concurrency, 1)
+        # A looping model would otherwise write (and bill) until the server's own limit.
+        self._max_answer = max_answer_tokens
 
     def plan(self, submission: Submission) -> Plan:
         """The requests this submission needs (pure; exposed for the pipeline and benchmarks)."""
@@ -487,6 +490,7 @@ class LLMReviewer:
             response_format=ReviewAnswer,
             temperature=0,
             seed=self._seed,
+            max_tokens=self._max_answer,
         )
         try:
             completion = raw.parse()
@@ -518,6 +522,7 @@ class LLMReviewer:
             response_format={"type": "json_object"},
             temperature=0,
             seed=self._seed,
+            max_tokens=self._max_answer,
         )
         spent.append(_usage(self._model, completion))
         if not completion.choices:
