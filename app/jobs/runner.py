@@ -10,31 +10,34 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from urllib.parse import quote
 
 import httpx2
-from gidgethub import HTTPException
 
-from app.github.api import GitHubClient, GitHubUnavailable
+from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
 from app.github.auth import AuthError, TokenCache
-from app.github.content import ContentError, fetch_contents
-from app.github.fetch import BaselineError, Fetched, compare, first_commit, resolve_baseline
+from app.github.content import fetch_contents
 from app.github.publish import (
     complete_check_run,
     create_completed_check_run,
     fail_check_run,
-    post_inline_comments,
     start_check_run,
-    upsert_comment,
 )
-from app.github.reviewers import publish_reviewer_issue
+from app.jobs.extras import deliver_extras
+from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import ReviewJob
+from app.jobs.reading import (
+    ConfigProblem,
+    assignment_for,
+    authorise_command,
+    fetch_change,
+    open_pull_for,
+    pull_text,
+)
 from app.ledger import Ledger, StoredReview
 from app.metrics import Metrics
-from app.render import check_output, comment_body, failure_output, reviewer_report
-from app.review.assignment import DEFAULT_ASSIGNMENT, Assignment, AssignmentConfigError
+from app.render import check_output, failure_output
+from app.review.assignment import Assignment
 from app.review.engine import (
     AssessmentCache,
     ReviewPlan,
@@ -44,19 +47,10 @@ from app.review.engine import (
     review_submission,
 )
 from app.review.llm import LLMAssessment, LLMReviewer
-from app.review.models import Review, Reviewer, ReviewError, Submission
+from app.review.models import Review, Reviewer, Submission
 
 log = logging.getLogger(__name__)
 
-EXPECTED_FAILURES = (
-    ReviewError,
-    ContentError,
-    BaselineError,
-    GitHubUnavailable,
-    AuthError,
-    HTTPException,
-    httpx2.HTTPError,
-)
 
 LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
 
@@ -75,10 +69,6 @@ class Superseded(Exception):
     def __init__(self, newer_head: str) -> None:
         super().__init__(newer_head)
         self.newer_head = newer_head
-
-
-class ConfigProblem(Exception):
-    """The organisation's assignment config cannot be used; reported as `action_required`."""
 
 
 class Runner:
@@ -153,7 +143,7 @@ class Runner:
         check_run_id = stored.check_run_id
         try:
             if job.comment_id is not None and not job.head_sha:
-                allowed = await self.authorise_command(gh, job)
+                allowed = await authorise_command(gh, job)
                 if allowed is None:
                     await self.ledger.finish(
                         stored.id, state="done", conclusion=None,
@@ -163,7 +153,7 @@ class Runner:
                 job = allowed
                 stored = replace(stored, job=job)
                 await self.ledger.set_job(stored.id, job)
-            assignment = await self.assignment_for(gh, job)
+            assignment = await assignment_for(gh, self.assignments, job)
             if assignment is None:
                 log.info("review %s: %s matches no assignment; not reviewed", stored.id, job.repo)
                 await self.ledger.finish(
@@ -173,7 +163,7 @@ class Runner:
                     error="the repository matches no assignment",
                 )
                 return
-            if job.kind == "push" and await self.open_pull_for(gh, job):
+            if job.kind == "push" and await open_pull_for(gh, job):
                 await self.ledger.finish(
                     stored.id,
                     state="done",
@@ -197,7 +187,9 @@ class Runner:
             show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
             output = check_output(review, show_score=show_score)
             await complete_check_run(gh, job.repo, check_run_id, output)
-            extras_error = await self.deliver_extras(gh, stored, job, assignment, review)
+            extras_error = await deliver_extras(
+                gh, self.ledger, self.metrics, stored.id, job, assignment, review
+            )
         except Superseded as exc:
             await self._superseded(gh, stored, check_run_id, exc.newer_head)
             return
@@ -206,7 +198,7 @@ class Runner:
             return
         except EXPECTED_FAILURES as exc:
             self.metrics.failures.labels(kind=type(exc).__name__).inc()
-            await self._fail(gh, stored, check_run_id, _sentence(exc))
+            await self._fail(gh, stored, check_run_id, failure_sentence(exc))
             return
         except Exception as exc:
             # The job boundary: a bug must not leave the check run in progress. It is logged
@@ -257,73 +249,12 @@ class Runner:
             points=total[1] if total else None,
             scores={s.criterion_id: s.score for s in review.scores} if review.scores else None,
             flags=len(review.flags) + sum(1 for f in review.findings if f.source == "injection"),
-            late=is_late(assignment, _parse_time(job.received_at)),
+            late=is_late(assignment, parse_time(job.received_at)),
             prompt_tokens=prompt,
             completion_tokens=completion,
             cost_usd=review.cost_usd,
             found=review.findings,
         )
-
-    async def deliver_extras(
-        self,
-        gh: GitHubClient,
-        stored: StoredReview,
-        job: ReviewJob,
-        assignment: Assignment,
-        review: Review,
-    ) -> str | None:
-        """The PR comment, the reviewers' issue and inline comments, after the check run is
-        complete. Each can fail on its own (a deleted reviewers' repo, a locked PR) without
-        undoing the review: the failure is logged and kept in the ledger."""
-        problems: list[str] = []
-        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-        if job.number is not None and assignment.feedback.pr_comment:
-            number = job.number
-
-            async def comment() -> None:
-                body = comment_body(
-                    review, show_score=assignment.feedback.show_score_to_candidate
-                )
-                known = await self.ledger.known_comment(job.subject)
-                comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
-                await self.ledger.set_comment(stored.id, comment_id)
-
-            steps.append(("the PR comment", comment))
-        if assignment.reviewer_repo:
-            reviewer_repo = assignment.reviewer_repo
-
-            async def reviewers_issue() -> None:
-                await publish_reviewer_issue(
-                    gh, self.ledger,
-                    reviewer_repo=reviewer_repo,
-                    repo=job.repo,
-                    title=f"{assignment.title}: {job.repo}",
-                    body=reviewer_report(
-                        review,
-                        repo=job.repo,
-                        subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
-                        author=job.sender,
-                        received_at=job.received_at,
-                        late=is_late(assignment, _parse_time(job.received_at)),
-                    ),
-                )
-
-            steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
-        if job.number is not None and assignment.feedback.inline_comments:
-            number = job.number
-
-            async def inline() -> None:
-                await post_inline_comments(gh, job.repo, number, job.head_sha, review.findings)
-
-            steps.append(("the inline comments", inline))
-        for what, step in steps:
-            try:
-                await step()
-            except EXPECTED_FAILURES as exc:
-                log.warning("review %s: could not post %s: %s", stored.id, what, exc)
-                self.metrics.failures.labels(kind="publish").inc()
-                problems.append(f"Could not post {what}: {_sentence(exc)}")
-        return " ".join(problems) or None
 
     async def checkpoint(self, stored: StoredReview) -> None:
         newer = await self.ledger.newer_head(stored.id, stored.job.subject)
@@ -334,54 +265,31 @@ class Runner:
         self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, newer: str
     ) -> None:
         log.info("review %s superseded by a review of %s", stored.id, newer[:7])
-        if check_run_id is not None:
-            try:
-                await fail_check_run(
-                    gh, stored.job.repo, check_run_id,
-                    conclusion="cancelled",
-                    title="Superseded by a newer commit",
-                    summary=(
-                        f"A newer commit ({newer[:7]}) arrived while this one was being "
-                        "reviewed; only the newest commit is reviewed."
-                    ),
-                )
-            except EXPECTED_FAILURES:
-                log.exception("review %s: could not cancel its check run", stored.id)
+        await self._conclude(
+            gh, stored, check_run_id if check_run_id is not None else 0,
+            conclusion="cancelled",
+            title="Superseded by a newer commit",
+            summary=(
+                f"A newer commit ({newer[:7]}) arrived while this one was being reviewed; "
+                "only the newest commit is reviewed."
+            ),
+        )
         await self.ledger.finish(stored.id, state="superseded", conclusion="cancelled")
 
     async def _config_problem(
         self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str
     ) -> None:
-        job = stored.job
-        title = "The assignment configuration needs fixing"
-        summary = (
-            f"{sentence}\n\nThis submission was not reviewed. An organisation admin can fix the "
-            "file in the organisation's `.github` repository, then use **Re-run** on this check."
-        )
         log.warning("review %s: assignment config problem: %s", stored.id, sentence)
-        try:
-            if check_run_id is None:
-                await create_completed_check_run(
-                    gh,
-                    job.repo,
-                    job.head_sha,
-                    name=self.config.check_run_name,
-                    external_id=job.external_id,
-                    conclusion="action_required",
-                    title=title,
-                    summary=summary,
-                )
-            else:
-                await fail_check_run(
-                    gh,
-                    job.repo,
-                    check_run_id,
-                    conclusion="action_required",
-                    title=title,
-                    summary=summary,
-                )
-        except EXPECTED_FAILURES:
-            log.exception("review %s: could not report the config problem", stored.id)
+        await self._conclude(
+            gh, stored, check_run_id,
+            conclusion="action_required",
+            title="The assignment configuration needs fixing",
+            summary=(
+                f"{sentence}\n\nThis submission was not reviewed. An organisation admin can fix "
+                "the file in the organisation's `.github` repository, then use **Re-run** on "
+                "this check."
+            ),
+        )
         await self.ledger.finish(
             stored.id, state="failed", conclusion="action_required", error=sentence
         )
@@ -392,108 +300,40 @@ class Runner:
         log.warning("review %s failed: %s", stored.id, sentence)
         self.metrics.reviews.labels(state="failed").inc()
         title, summary = failure_output(sentence)
-        job = stored.job
-        try:
-            if check_run_id is None:
-                await create_completed_check_run(
-                    gh,
-                    job.repo,
-                    job.head_sha,
-                    name=self.config.check_run_name,
-                    external_id=job.external_id,
-                    conclusion="neutral",
-                    title=title,
-                    summary=summary,
-                )
-            else:
-                await fail_check_run(
-                    gh,
-                    job.repo,
-                    check_run_id,
-                    conclusion="neutral",
-                    title=title,
-                    summary=summary,
-                )
-        except EXPECTED_FAILURES:
-            log.exception("review %s: could not complete its check run", stored.id)
+        await self._conclude(
+            gh, stored, check_run_id, conclusion="neutral", title=title, summary=summary
+        )
         await self.ledger.finish(stored.id, state="failed", conclusion="neutral", error=sentence)
 
-    # --- reading the submission --------------------------------------------------------------
-
-    async def assignment_for(self, gh: GitHubClient, job: ReviewJob) -> Assignment | None:
-        """The assignment from the org's `.github` repo only; defaults when it has no config."""
-        owner = job.repo.split("/", 1)[0]
+    async def _conclude(
+        self,
+        gh: GitHubClient,
+        stored: StoredReview,
+        check_run_id: int | None,
+        *,
+        conclusion: str,
+        title: str,
+        summary: str,
+    ) -> None:
+        """End this review's check run without a review, creating it if work never started.
+        `check_run_id == 0` means: only conclude a run that exists."""
+        job = stored.job
         try:
-            org = await self.assignments.load(gh, owner)
-        except AssignmentConfigError as exc:
-            problems = "\n".join(f"- {p}" for p in exc.problems[:50])
-            raise ConfigProblem(f"{exc}\n\n{problems}") from exc
-        if org.config is None:
-            return DEFAULT_ASSIGNMENT
-        assignment = org.config.match(job.repo)
-        if assignment is not None and assignment.brief_file:
-            text = await self.assignments.brief(gh, owner, org.sha, assignment.brief_file)
-            if text is None:
-                raise ConfigProblem(
-                    f"Assignment {assignment.id!r} names brief_file {assignment.brief_file!r}, "
-                    f"which is not in {owner}/.github."
+            if check_run_id:
+                await fail_check_run(
+                    gh, job.repo, check_run_id,
+                    conclusion=conclusion, title=title, summary=summary,
                 )
-            assignment = assignment.with_brief(text)
-        return assignment
+            elif check_run_id is None and job.head_sha:
+                await create_completed_check_run(
+                    gh, job.repo, job.head_sha,
+                    name=self.config.check_run_name, external_id=job.external_id,
+                    conclusion=conclusion, title=title, summary=summary,
+                )
+        except EXPECTED_FAILURES:
+            log.exception("review %s: could not conclude its check run", stored.id)
 
-    async def authorise_command(self, gh: GitHubClient, job: ReviewJob) -> ReviewJob | None:
-        """A `/review` comment counts only from someone with write access to the repository,
-        checked with GitHub (the comment's author association alone can be stale)."""
-        if not job.sender or job.number is None or job.comment_id is None:
-            return None
-        access = await gh.getitem(
-            f"/repos/{job.repo}/collaborators/{job.sender}/permission"
-        )
-        permission = access.get("permission") if isinstance(access, dict) else None
-        if permission not in ("admin", "write"):
-            log.info("ignored /review from %s (permission %s)", job.sender, permission)
-            return None
-        await gh.post(
-            f"/repos/{job.repo}/issues/comments/{job.comment_id}/reactions",
-            data={"content": "eyes"},
-        )
-        pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
-        if pr.get("state") != "open":
-            return None
-        return replace(
-            job,
-            head_sha=str(pr["head"]["sha"]),
-            base_sha=str(pr["base"]["sha"]),
-            ref=pr["head"].get("ref"),
-            title=str(pr.get("title") or ""),
-            body=str(pr.get("body") or ""),
-        )
-
-    async def open_pull_for(self, gh: GitHubClient, job: ReviewJob) -> bool:
-        """A push to a branch that an open PR reviews is left to the PR's own review."""
-        owner = job.repo.split("/", 1)[0]
-        head = quote(f"{owner}:{job.ref}", safe=":")
-        pulls = await gh.getitem(f"/repos/{job.repo}/pulls?state=open&head={head}&per_page=1")
-        return bool(pulls)
-
-    async def fetch(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Fetched:
-        if job.kind == "pull_request" and job.base_sha:
-            return await compare(gh, job.repo, job.base_sha, job.head_sha, pull_number=job.number)
-        baseline = assignment.baseline
-        if baseline.kind == "first-commit":
-            base = await first_commit(gh, job.repo, job.head_sha)
-        else:
-            base = await resolve_baseline(gh, job.repo, job.head_sha, baseline.ref)
-        return await compare(gh, job.repo, base, job.head_sha)
-
-    async def pull_text(self, gh: GitHubClient, job: ReviewJob) -> tuple[str, str]:
-        """The PR's title and body, fetched fresh: the candidate may have edited them."""
-        if job.number is None:
-            return "", ""
-        if job.title is not None:
-            return job.title, job.body or ""
-        pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
-        return str(pr.get("title") or ""), str(pr.get("body") or "")
+    # --- reviewing ---------------------------------------------------------------------------
 
     def cache(self) -> AssessmentCache:
         async def get(key: str) -> LLMAssessment | None:
@@ -506,7 +346,7 @@ class Runner:
         return get, put
 
     async def review(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Review:
-        fetched = await self.fetch(gh, job, assignment)
+        fetched = await fetch_change(gh, job, assignment)
         change = fetched.change
         contents = await fetch_contents(
             self.http,
@@ -518,7 +358,7 @@ class Runner:
             max_file_bytes=self.config.max_file_bytes,
             max_archive_bytes=self.config.max_archive_bytes,
         )
-        title, body = await self.pull_text(gh, job)
+        title, body = await pull_text(gh, job)
         submission = Submission(
             repo=job.repo,
             change=change,
@@ -535,7 +375,7 @@ class Runner:
             model=model,
             prices=self.prices,
             fresh=job.fresh,
-            received_at=_parse_time(job.received_at),
+            received_at=parse_time(job.received_at),
         )
         review = await review_submission(submission, plan, self.cache())
         if contents.too_large:
@@ -549,22 +389,3 @@ class Runner:
 
 def _with_note(review: Review, note: str) -> Review:
     return replace(review, notes=(*review.notes, note))
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _sentence(exc: BaseException) -> str:
-    if isinstance(exc, HTTPException):
-        return (
-            f"GitHub answered {int(exc.status_code)} ({exc}) while the review was being "
-            "prepared or posted."
-        )
-    if isinstance(exc, httpx2.HTTPError):
-        return f"GitHub could not be reached ({type(exc).__name__})."
-    text = str(exc).strip() or type(exc).__name__
-    return text if text.endswith(".") else text + "."

@@ -1,0 +1,85 @@
+"""What follows a completed check run: the PR comment, the reviewers' issue, inline comments.
+
+Each can fail on its own (a deleted reviewers' repo, a locked PR) without undoing the review.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from app.github.api import GitHubClient
+from app.github.publish import post_inline_comments, upsert_comment
+from app.github.reviewers import publish_reviewer_issue
+from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
+from app.jobs.models import ReviewJob
+from app.ledger import Ledger
+from app.metrics import Metrics
+from app.render import comment_body, reviewer_report
+from app.review.assignment import Assignment
+from app.review.engine import is_late
+from app.review.models import Review
+
+log = logging.getLogger(__name__)
+
+
+async def deliver_extras(
+    gh: GitHubClient,
+    ledger: Ledger,
+    metrics: Metrics,
+    review_id: int,
+    job: ReviewJob,
+    assignment: Assignment,
+    review: Review,
+) -> str | None:
+    """The PR comment, the reviewers' issue and inline comments, after the check run is
+    complete. Each can fail on its own (a deleted reviewers' repo, a locked PR) without
+    undoing the review: the failure is logged and kept in the ledger."""
+    problems: list[str] = []
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+    if job.number is not None and assignment.feedback.pr_comment:
+        number = job.number
+
+        async def comment() -> None:
+            body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
+            known = await ledger.known_comment(job.subject)
+            comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
+            await ledger.set_comment(review_id, comment_id)
+
+        steps.append(("the PR comment", comment))
+    if assignment.reviewer_repo:
+        reviewer_repo = assignment.reviewer_repo
+
+        async def reviewers_issue() -> None:
+            await publish_reviewer_issue(
+                gh,
+                ledger,
+                reviewer_repo=reviewer_repo,
+                repo=job.repo,
+                title=f"{assignment.title}: {job.repo}",
+                body=reviewer_report(
+                    review,
+                    repo=job.repo,
+                    subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
+                    author=job.sender,
+                    received_at=job.received_at,
+                    late=is_late(assignment, parse_time(job.received_at)),
+                ),
+            )
+
+        steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
+    if job.number is not None and assignment.feedback.inline_comments:
+        number = job.number
+
+        async def inline() -> None:
+            await post_inline_comments(gh, job.repo, number, job.head_sha, review.findings)
+
+        steps.append(("the inline comments", inline))
+    for what, step in steps:
+        try:
+            await step()
+        except EXPECTED_FAILURES as exc:
+            log.warning("review %s: could not post %s: %s", review_id, what, exc)
+            metrics.failures.labels(kind="publish").inc()
+            problems.append(f"Could not post {what}: {failure_sentence(exc)}")
+    return " ".join(problems) or None
