@@ -13,8 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -25,11 +23,12 @@ from typing import Any
 import httpx2
 import jsonschema  # type: ignore[import-untyped]
 import openai
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.github_http import serve_in_thread
 
 Json = dict[str, Any]
 
@@ -242,23 +241,8 @@ class FakeLLM:
     @contextmanager
     def serve(self) -> Iterator[str]:
         """Run on 127.0.0.1 on a free port in a thread; yields the SDK base URL."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError("the fake LLM server did not start")
-                time.sleep(0.005)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
+        with serve_in_thread(self.app) as url:
+            yield f"{url}/v1"
 
     # -- the endpoint --
 
