@@ -30,7 +30,7 @@ from app.review.models import (
     Usage,
 )
 from app.review.pipeline import anchor, merge_findings
-from app.review.prompt import order_files
+from app.review.prompt_plan import order_files
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The static reviewer: ruff on the changed Python files, plus language-agnostic file checks.
+"""The static reviewer: ruff on the changed Python files, plus the language-agnostic file checks
+of `file_checks`.
 
 It is deterministic and needs no network, so every review gets it even without an LLM. The
 submission is adversarial (see the trust model): ruff runs with `--isolated` so no config file in
@@ -16,11 +17,11 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from app.review.file_checks import HUGE_FILE_BYTES, build_output, file_checks
 from app.review.models import Finding, ReviewerResult, ReviewError, Severity, Submission
-from app.review.secrets import find_secrets
 
 __all__ = [
     "HUGE_FILE_BYTES",
@@ -38,29 +39,9 @@ RUFF_SELECT = ("E", "W", "F", "B", "UP", "SIM", "C4", "PIE", "RET", "S", "BLE", 
 # Noise for assignments: line length is a formatter's business; tests use assert; games and
 # simulations use `random` legitimately; S603/S607 fire on every subprocess call (S602 stays).
 RUFF_IGNORE = ("E501", "S101", "S311", "S603", "S607")
-HUGE_FILE_BYTES = 500 * 1024
 _PYTHON_SUFFIXES = (".py", ".pyi")
 _SYNTAX_ERROR_RULE = "invalid-syntax"
 _MAX_STDERR = 300
-
-_ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.default", ".env.template"})
-_BUILD_DIRS = frozenset({"node_modules", "__pycache__", "dist", "build", "target", ".venv", "venv"})
-_BUILD_SUFFIXES = (".pyc", ".class", ".o")
-_BUILD_NAMES = frozenset({".DS_Store"})
-_CONFLICT_OPEN = re.compile(r"<{7}(?: |$)")
-_CONFLICT_CLOSE = re.compile(r">{7}(?: |$)")
-_SECRET_LABELS = {
-    "private-key": "private key",
-    "github-token": "GitHub token",
-    "openai-key": "OpenAI API key",
-    "anthropic-key": "Anthropic API key",
-    "aws-access-key": "AWS access key",
-    "slack-token": "Slack token",
-    "stripe-key": "Stripe live key",
-    "google-api-key": "Google API key",
-    "jwt": "JSON Web Token",
-    "assigned-secret": "hard-coded password or secret",
-}
 
 
 def _default_ruff() -> str | None:
@@ -96,7 +77,7 @@ class StaticReviewer:
         for changed in submission.change.files:
             if changed.status == "removed" or not changed.path.endswith(_PYTHON_SUFFIXES):
                 continue
-            if _build_output(changed.path) is not None:
+            if build_output(changed.path) is not None:
                 continue  # reported once per folder by file_checks; linting it would flood
             content = submission.contents.get(changed.path)
             if content is None:
@@ -346,152 +327,3 @@ def ruff_findings(
             )
         )
     return findings
-
-
-# --- language-agnostic checks --------------------------------------------------------------------
-
-
-def _build_output(path: str) -> str | None:
-    """The group `path` belongs to when it is dependencies or build output, else None: the folder
-    that should not be committed ("web/node_modules/"), or a file pattern within the top folder
-    ("*.pyc files in src/"), so that one finding covers the whole group."""
-    parts = PurePosixPath(path).parts
-    for index, part in enumerate(parts[:-1]):
-        if part in _BUILD_DIRS:
-            return "/".join(parts[: index + 1]) + "/"
-    name = parts[-1] if parts else path
-    pattern = (
-        name
-        if name in _BUILD_NAMES
-        else next((f"*{suffix}" for suffix in _BUILD_SUFFIXES if name.endswith(suffix)), None)
-    )
-    if pattern is None:
-        return None
-    where = f"{parts[0]}/" if len(parts) > 1 else "the top level"
-    return f"{pattern} files in {where}"
-
-
-def _is_env_file(path: str) -> bool:
-    name = PurePosixPath(path).name.casefold()
-    return name == ".env" or (name.startswith(".env.") and name not in _ENV_TEMPLATES)
-
-
-def _conflict_markers(text: str) -> Iterator[int]:
-    """Line numbers of merge-conflict markers; `=======` and `|||||||` count only inside a
-    conflict, since they are also ordinary underlines in Markdown and reStructuredText."""
-    inside = False
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.removesuffix("\r")
-        if _CONFLICT_OPEN.match(line):
-            inside = True
-            yield number
-        elif _CONFLICT_CLOSE.match(line):
-            inside = False
-            yield number
-        elif inside and (line == "=======" or line == "|||||||" or line.startswith("||||||| ")):
-            yield number
-
-
-def _content_findings(path: str, content: bytes, huge_file_bytes: int) -> Iterator[Finding]:
-    if len(content) > huge_file_bytes:
-        yield Finding(
-            path=path,
-            start_line=1,
-            end_line=1,
-            severity=Severity.WARNING,
-            rule="relo/huge-file",
-            message=(
-                f"This file is {len(content) // 1024} KB (over {huge_file_bytes // 1024} KB). "
-                "Large generated or data files make a submission hard to review; keep them "
-                "out of the repository or explain why they are needed."
-            ),
-            title="Very large file",
-        )
-    if b"\x00" in content[:8192]:  # binary: no text checks
-        return
-    text = content.decode("utf-8", errors="replace")
-    for hit in find_secrets(text):
-        end_line = hit.line + text.count("\n", hit.span[0], hit.span[1])
-        yield Finding(
-            path=path,
-            start_line=hit.line,
-            end_line=end_line,
-            severity=Severity.ERROR,
-            rule="relo/secret",
-            message=(
-                f"This looks like a {_SECRET_LABELS.get(hit.kind, 'secret')} committed to the "
-                "repository. Revoke it, remove it from the history, and load it from the "
-                "environment or a secret store instead."
-            ),
-            title="Committed secret",
-        )
-    for line in _conflict_markers(text):
-        yield Finding(
-            path=path,
-            start_line=line,
-            end_line=line,
-            severity=Severity.ERROR,
-            rule="relo/conflict-marker",
-            message="A merge-conflict marker was committed; resolve the conflict and remove it.",
-            title="Merge-conflict marker",
-        )
-
-
-def file_checks(
-    submission: Submission, *, huge_file_bytes: int = HUGE_FILE_BYTES
-) -> tuple[Finding, ...]:
-    """Language-agnostic findings over the changed files that still exist: committed secrets,
-    `.env` files, huge files, conflict markers, and dependencies or build output.
-
-    Content checks skip files without content and files inside build output (already reported
-    once per folder, and full of third-party text).
-    """
-    findings: list[Finding] = []
-    build_groups: dict[str, list[str]] = {}
-    for changed in submission.change.files:
-        if changed.status == "removed":
-            continue
-        path = changed.path
-        group = _build_output(path)
-        if group is not None:
-            build_groups.setdefault(group, []).append(path)
-            continue
-        if _is_env_file(path):
-            findings.append(
-                Finding(
-                    path=path,
-                    start_line=1,
-                    end_line=1,
-                    severity=Severity.ERROR,
-                    rule="relo/env-file",
-                    message=(
-                        "An environment file is committed; these usually hold credentials. "
-                        "Remove it, add it to .gitignore and commit a .env.example instead."
-                    ),
-                    title="Committed .env file",
-                )
-            )
-        content = submission.contents.get(path)
-        if content is not None:
-            findings.extend(_content_findings(path, content, huge_file_bytes))
-    for group, paths in build_groups.items():
-        paths.sort()
-        count = f"{len(paths)} files" if len(paths) > 1 else "1 file"
-        findings.append(
-            Finding(
-                path=paths[0],
-                start_line=1,
-                end_line=1,
-                severity=Severity.WARNING,
-                rule="relo/build-output",
-                message=(
-                    f"{count} under {group} are dependencies or build output; commit the "
-                    "sources only and list the folder in .gitignore."
-                    if group.endswith("/")
-                    else f"{count}: {group} are build output or system files; commit the "
-                    "sources only and list these in .gitignore."
-                ),
-                title="Committed dependencies or build output",
-            )
-        )
-    return tuple(findings)

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from app.review.assignment import (
     CONFIG_PATH,
     DEFAULT_ASSIGNMENT,
-    MAX_CONFIG_BYTES,
     Assignment,
     AssignmentConfig,
     AssignmentConfigError,
@@ -19,6 +18,7 @@ from app.review.assignment import (
     Paths,
     parse_config,
 )
+from app.review.config_yaml import MAX_CONFIG_BYTES
 from app.review.models import Criterion
 
 EXAMPLE = """\

@@ -11,19 +11,17 @@ import jsonschema  # type: ignore[import-untyped]
 import openai
 import pytest
 
-from app.review.llm import (
+from app.review.llm import LLMReviewer, LLMReviewError, price_usd
+from app.review.llm_answer import (
     EVIDENCE_LINES,
     EVIDENCE_PATH,
     FINDING_LINES,
     FINDING_PATH,
     UNKNOWN_CRITERION,
-    LLMReviewer,
-    LLMReviewError,
     PartResult,
     ReviewAnswer,
     merge_parts,
     normalise_range,
-    price_usd,
     validate_answer,
 )
 from app.review.models import (

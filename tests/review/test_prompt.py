@@ -10,23 +10,22 @@ import pytest
 from app.review.models import ChangedFile, Criterion
 from app.review.prompt import (
     INSTRUCTIONS,
+    build_messages,
+    choose_nonce,
+    fixed_prompt_tokens,
+    system_message,
+)
+from app.review.prompt_hunks import file_hunks, parse_patch, render_hunk, trim_context
+from app.review.prompt_plan import (
     NO_TEXT,
     Importance,
     RequestPlan,
-    build_messages,
     changed_code_tokens,
-    choose_nonce,
     estimate_tokens,
-    file_hunks,
-    fixed_prompt_tokens,
     importance,
     order_files,
-    parse_patch,
     plan_requests,
     render_block,
-    render_hunk,
-    system_message,
-    trim_context,
 )
 
 RUBRIC = (

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.review.file_checks import file_checks
 from app.review.models import Change, ChangedFile, Finding, ReviewError, Severity, Submission
-from app.review.static import StaticReviewer, file_checks, ruff_findings
+from app.review.static import StaticReviewer, ruff_findings
 
 SECRET = "ghp_" + "Zx9Yw8Vu7T" * 3 + "s6R5q4"  # assembled so this file holds no token
 

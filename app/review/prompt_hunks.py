@@ -1,0 +1,152 @@
+"""The change as the model reads it: GitHub's patch parsed into hunks, trimmed to a few lines of
+context, each line numbered as the model cites it, and secrets masked without shifting a number.
+
+Lines carry their number in the new version of the file, the only numbers a finding can be
+anchored to; deleted lines are shown without one, so they cannot be cited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from app.review.models import ChangedFile
+
+Mask = Callable[[str], str]
+
+CONTEXT_LINES = 3
+
+
+def identity(text: str) -> str:
+    """The mask that masks nothing (the default when no secret masking is wanted)."""
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: Literal["+", " ", "-"]
+    new_line: int | None  # None for deleted lines: they cannot be cited
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hunk:
+    lines: tuple[DiffLine, ...]
+
+
+def parse_patch(patch: str) -> tuple[Hunk, ...]:
+    """Parse GitHub's `patch` field (unified diff hunks without file headers)."""
+    hunks: list[Hunk] = []
+    current: list[DiffLine] | None = None
+    new_no = 0
+    for raw in patch.splitlines():
+        if raw.startswith("@@"):
+            if current:
+                hunks.append(Hunk(tuple(current)))
+            current = []
+            new_no = _new_start(raw)
+            continue
+        if current is None or raw.startswith("\\"):
+            continue  # text before the first hunk, or "\ No newline at end of file"
+        kind, text = (raw[0], raw[1:]) if raw else (" ", "")
+        if kind == "-":
+            current.append(DiffLine("-", None, text))
+        elif kind in "+ ":
+            current.append(DiffLine("+" if kind == "+" else " ", new_no, text))
+            new_no += 1
+    if current:
+        hunks.append(Hunk(tuple(current)))
+    return tuple(hunks)
+
+
+def _new_start(header: str) -> int:
+    # "@@ -a,b +c,d @@ section"
+    for token in header.split():
+        if token.startswith("+"):
+            return int(token[1:].split(",")[0] or 0)
+    return 1
+
+
+def trim_context(hunk: Hunk, context: int = CONTEXT_LINES) -> tuple[Hunk, ...]:
+    """Keep `context` unchanged lines around changes; split where a longer unchanged run remains."""
+    changed = [i for i, line in enumerate(hunk.lines) if line.kind != " "]
+    if not changed:
+        return ()
+    keep = {j for i in changed for j in range(i - context, i + context + 1)}
+    out: list[Hunk] = []
+    run: list[DiffLine] = []
+    for i, line in enumerate(hunk.lines):
+        if i in keep:
+            run.append(line)
+        elif run:
+            out.append(Hunk(tuple(run)))
+            run = []
+    if run:
+        out.append(Hunk(tuple(run)))
+    return tuple(out)
+
+
+def hunks_from_content(
+    text: str, changed_lines: frozenset[int], context: int = CONTEXT_LINES
+) -> tuple[Hunk, ...]:
+    """For files GitHub sends without a patch: show the changed lines (and context) of the head."""
+    lines = text.splitlines()
+    marked = tuple(
+        DiffLine("+" if n in changed_lines else " ", n, line)
+        for n, line in enumerate(lines, start=1)
+    )
+    return trim_context(Hunk(marked), context)
+
+
+def file_hunks(
+    file: ChangedFile, content: bytes | None = None, context: int = CONTEXT_LINES
+) -> tuple[Hunk, ...] | None:
+    """The file's hunks with context, or None when there is no text to show (binary, too big)."""
+    if file.patch is not None:
+        return tuple(h for hunk in parse_patch(file.patch) for h in trim_context(hunk, context))
+    if content is None or b"\0" in content:
+        return None
+    return hunks_from_content(content.decode("utf-8", "replace"), file.changed_lines, context)
+
+
+MAX_LINE_CHARS = 400
+
+
+def render_line(line: DiffLine) -> str:
+    """`  12 + code`: the new-side number the model cites, the kind, the code (long lines cut:
+    minified or generated lines cost tokens and say nothing about the candidate)."""
+    number = "" if line.new_line is None else str(line.new_line)
+    text = line.text
+    if len(text) > MAX_LINE_CHARS:
+        text = text[:MAX_LINE_CHARS] + " [line cut]"
+    return f"{number:>5} {line.kind} {text}".rstrip()
+
+
+def render_hunk(hunk: Hunk) -> str:
+    return "\n".join(render_line(line) for line in hunk.lines)
+
+
+_WITHHELD = "      [lines withheld: they hold a secret that could not be masked line by line]"
+
+
+def mask_hunk(hunk: Hunk, mask: Mask) -> str:
+    """Render a hunk with secrets masked, without ever shifting a line number.
+
+    Masking the joined code catches multi-line secrets (PEM keys); if that changes the line count,
+    mask line by line, and withhold the hunk when a secret still spans lines.
+    """
+    texts = [line.text for line in hunk.lines]
+    joined = "\n".join(texts)
+    masked = mask(joined)
+    if masked.count("\n") != joined.count("\n"):
+        per_line = [mask(t) for t in texts]
+        rejoined = "\n".join(per_line)
+        if mask(rejoined) != rejoined:
+            return _WITHHELD
+        masked = rejoined
+    masked_lines = masked.split("\n")
+    return "\n".join(
+        render_line(DiffLine(line.kind, line.new_line, text))
+        for line, text in zip(hunk.lines, masked_lines, strict=True)
+    )
