@@ -109,6 +109,50 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook delivery as the ledger records it, with the review jobs it asks for."""
+
+    delivery_id: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repo: str | None
+    outcome: str
+    jobs: tuple[ReviewJob, ...] = ()
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        return {
+            "id": self.delivery_id,
+            "event": self.event[:64],
+            "action": self.action[:64] if self.action else None,
+            "installation_id": self.installation_id,
+            "repo": self.repo[:256] if self.repo else None,
+            "received_at": now,
+            "outcome": self.outcome[:256],
+        }
+
+
+def _review_row(job: ReviewJob, delivery_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "repo": job.repo,
+        "subject": job.subject,
+        "number": job.number,
+        "ref": job.ref,
+        "head_sha": job.head_sha,
+        "job": json.dumps(job.to_dict()),
+        "state": "queued",
+        "attempts": 0,
+        "flags": 0,
+        "late": False,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "cost_usd": 0.0,
+        "created_at": now,
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class StoredReview:
     id: int
     job: ReviewJob
@@ -154,57 +198,60 @@ class Ledger:
         jobs: Sequence[ReviewJob] = (),
     ) -> list[int] | None:
         """Record a delivery and its jobs atomically; None when the delivery id was seen before."""
-        now = utcnow()
+        delivery = Delivery(delivery_id, event, action, installation_id, repo, outcome, tuple(jobs))
+        return await self.accept_delivery_record(delivery)
+
+    async def accept_delivery_record(self, delivery: Delivery) -> list[int] | None:
+        return (await self.accept_deliveries([delivery]))[0]
+
+    async def accept_deliveries(self, batch: Sequence[Delivery]) -> list[list[int] | None]:
+        """Record several deliveries in one transaction (one commit, one fsync): per delivery
+        its new review ids, or None for a delivery id seen before (or earlier in the batch).
+
+        If another process records one of these ids meanwhile, the batch is retried one by one
+        so that only the duplicate is refused."""
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    deliveries.insert().values(
-                        id=delivery_id,
-                        event=event[:64],
-                        action=action[:64] if action else None,
-                        installation_id=installation_id,
-                        repo=repo[:256] if repo else None,
-                        received_at=now,
-                        outcome=outcome[:256],
-                    )
-                )
-                ids = []
-                for job in jobs:
-                    result = await conn.execute(
-                        reviews.insert().values(
-                            delivery_id=delivery_id,
-                            repo=job.repo,
-                            subject=job.subject,
-                            number=job.number,
-                            ref=job.ref,
-                            head_sha=job.head_sha,
-                            job=json.dumps(job.to_dict()),
-                            state="queued",
-                            attempts=0,
-                            created_at=now,
+            return await self._accept_batch(batch)
+        except IntegrityError:
+            if len(batch) == 1:
+                return [None]
+            return [(await self.accept_deliveries([d]))[0] for d in batch]
+
+    async def _accept_batch(self, batch: Sequence[Delivery]) -> list[list[int] | None]:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            seen = set(
+                (
+                    await conn.execute(
+                        sa.select(deliveries.c.id).where(
+                            deliveries.c.id.in_({d.delivery_id for d in batch})
                         )
                     )
-                    ids.append(_new_id(result))
-                return ids
-        except IntegrityError:
-            return None
+                ).scalars()
+            )
+            fresh: list[Delivery] = []
+            for delivery in batch:
+                if delivery.delivery_id not in seen:
+                    seen.add(delivery.delivery_id)
+                    fresh.append(delivery)
+            if fresh:
+                await conn.execute(deliveries.insert(), [d.row(now) for d in fresh])
+            rows = [_review_row(job, d.delivery_id, now) for d in fresh for job in d.jobs]
+            new_ids: list[int] = []
+            if rows:
+                result = await conn.execute(
+                    reviews.insert().returning(reviews.c.id, sort_by_parameter_order=True), rows
+                )
+                new_ids = [int(i) for i in result.scalars()]
+        ids = iter(new_ids)
+        accepted = {id(d): [next(ids) for _ in d.jobs] for d in fresh}
+        return [accepted.get(id(d)) for d in batch]
 
     async def enqueue_job(self, job: ReviewJob) -> int:
         """A review job without a delivery of its own (e.g. started from the CLI)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                reviews.insert().values(
-                    delivery_id=job.delivery_id,
-                    repo=job.repo,
-                    subject=job.subject,
-                    number=job.number,
-                    ref=job.ref,
-                    head_sha=job.head_sha,
-                    job=json.dumps(job.to_dict()),
-                    state="queued",
-                    attempts=0,
-                    created_at=utcnow(),
-                )
+                reviews.insert().values(**_review_row(job, job.delivery_id, utcnow()))
             )
             return _new_id(result)
 

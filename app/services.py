@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx2
 
 from app.config import Settings
+from app.intake import Intake
 from app.jobs.base import Queue
 from app.jobs.runner import Runner
 from app.ledger import Ledger
@@ -17,6 +18,7 @@ from app.metrics import Metrics
 class Services:
     settings: Settings
     ledger: Ledger
+    intake: Intake
     queue: Queue
     http: httpx2.AsyncClient
     runner: Runner

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from app.config import Settings
 from app.github.auth import TokenCache
+from app.intake import Intake
 from app.jobs.arq_queue import ArqQueue
 from app.jobs.base import Queue
 from app.jobs.inprocess import InProcessQueue
@@ -152,9 +153,13 @@ async def running_services(
                 await local.start()
             stack.push_async_callback(local.stop, settings.shutdown_grace_seconds)
             queue = local
+        intake = Intake(ledger)
+        await intake.start()
+        stack.push_async_callback(intake.stop)
         yield Services(
             settings=settings,
             ledger=ledger,
+            intake=intake,
             queue=queue,
             http=http,
             runner=runner,

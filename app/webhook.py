@@ -16,11 +16,13 @@ from urllib.parse import parse_qs
 
 import orjson
 from gidgethub import sansio
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from app import logs
 from app.events import MAX_ID, Context, decide
+from app.ledger import Delivery
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,7 @@ async def webhook(request: Request) -> Response:
     decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))
     reason = _clean(decision.reason, 200) or "ignored"
     outcome = f"queued {len(decision.jobs)}" if decision.jobs else reason
-    review_ids = await services.ledger.accept_delivery(
+    delivery = Delivery(
         delivery_id=delivery_id,
         event=event_name,
         action=_action(data),
@@ -138,6 +140,11 @@ async def webhook(request: Request) -> Response:
         outcome=outcome,
         jobs=decision.jobs,
     )
+    try:
+        review_ids = await services.intake.accept(delivery)
+    except (SQLAlchemyError, OSError, RuntimeError) as exc:
+        log.error("delivery %s: could not be recorded: %s", delivery_id, type(exc).__name__)
+        return error(503, "the ledger is unavailable; GitHub can redeliver this later")
     if review_ids is None:
         services.metrics.delivery(event_name, "duplicate")
         log.info("delivery %s: already accepted, ignored", delivery_id)

@@ -139,7 +139,7 @@ def make_worker(
         max_jobs=concurrency,
         job_timeout=job_timeout,
         keep_result=3600,
-        poll_delay=0.05 if burst else 0.5,
+        poll_delay=0.05,
         ctx={"relo": deps},
         handle_signals=handle_signals,
         job_completion_wait=grace_seconds,
