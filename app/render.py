@@ -75,7 +75,10 @@ def check_title(review: Review) -> str:
         title = ", ".join(parts)
     total = review.total
     if total is not None:
-        title = f"Score {total[0]:g}/{total[1]} · {title}"
+        missing = f", {review.not_assessed} not assessed" if review.not_assessed else ""
+        title = f"Score {total[0]:g}/{total[1]}{missing} · {title}"
+    elif review.scores:
+        title = f"Rubric not assessed · {title}"
     return title[:MAX_TITLE_CHARS]
 
 
@@ -107,7 +110,10 @@ def rubric_table(review: Review) -> list[str]:
         lines.append(f"| {score.criterion_id} | {score.points} | {value} | {rationale[:200]} |")
     total = review.total
     if total is not None:
-        lines.append(f"| **Total** | **{total[1]}** | **{total[0]:g}** | |")
+        label = "**Total** (assessed criteria)" if review.not_assessed else "**Total**"
+        lines.append(f"| {label} | **{total[1]}** | **{total[0]:g}** | |")
+    else:
+        lines.append("| **Total** | | not assessed | no criterion was assessed |")
     return ["### Rubric", "", *lines, ""]
 
 

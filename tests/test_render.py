@@ -87,10 +87,20 @@ def test_rubric_table_and_hidden_score_for_candidates() -> None:
         ),
     )
     output = check_output(review)
-    assert output.title.startswith("Score 31/70")
+    # A criterion not assessed is not a zero: it counts in neither the score nor the points.
+    assert output.title.startswith("Score 31/40, 1 not assessed")
+    assert "| **Total** (assessed criteria) | **40** | **31** |" in output.summary
     assert "| correctness | 40 | 31 | Mostly right \\| edge cases missed |" in output.summary
     assert "| tests | 30 | not assessed |" in output.summary
     assert "Rubric" not in comment_body(review, show_score=False)
+
+
+def test_a_rubric_nobody_assessed_has_no_total() -> None:
+    review = Review("s", (), scores=(CriterionScore("tests", 30, None),))
+    assert review.total is None
+    output = check_output(review)
+    assert output.title.startswith("Rubric not assessed")
+    assert "| **Total** | | not assessed |" in output.summary
 
 
 def test_anchor_keeps_only_changed_lines_and_narrows_ranges() -> None:

@@ -165,8 +165,13 @@ class Review:
 
     @property
     def total(self) -> tuple[float, int] | None:
-        """(score, points) over assessed criteria; None without a rubric."""
-        if not self.scores:
+        """(score, points) over the criteria that were assessed; None when none was. A
+        criterion that was not assessed is not a zero: it counts in neither number."""
+        assessed = [s for s in self.scores if s.score is not None]
+        if not assessed:
             return None
-        score = sum(s.score for s in self.scores if s.score is not None)
-        return score, sum(s.points for s in self.scores)
+        return sum(s.score or 0.0 for s in assessed), sum(s.points for s in assessed)
+
+    @property
+    def not_assessed(self) -> int:
+        return sum(1 for s in self.scores if s.score is None)
