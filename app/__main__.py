@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from app.config import ConfigError, Settings, load_settings
+from app.preflight import preflight
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -16,6 +17,7 @@ def _secrets(settings: Settings) -> list[str]:
 
 
 def serve(settings: Settings) -> int:
+    import asyncio
     import logging
 
     import uvicorn
@@ -24,7 +26,13 @@ def serve(settings: Settings) -> int:
     from app.web import create_app
 
     settings.validate_for_service()
+    asyncio.run(preflight(settings))
     configure(settings.log_level, settings.log_format, _secrets(settings))
+    if settings.webhook_secret and not settings.github_app_configured:
+        logging.getLogger("app").warning(
+            "GITHUB_WEBHOOK_SECRET is set but the GitHub App is not (GITHUB_APP_ID and a "
+            "private key): deliveries are accepted and recorded, but no review can run."
+        )
     if settings.setup_mode:
         logging.getLogger("app").warning(
             "The GitHub App is not configured yet: open http://%s:%s/setup to register it, "
@@ -49,6 +57,7 @@ def worker(settings: Settings) -> int:
     from app.logs import configure
 
     settings.validate_for_service()
+    asyncio.run(preflight(settings))
     configure(settings.log_level, settings.log_format, _secrets(settings))
     asyncio.run(run_worker(settings))
     return 0

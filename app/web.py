@@ -12,6 +12,7 @@ import openai
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -195,6 +196,14 @@ async def metrics(request: Request) -> Response:
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers, in the same JSON shape as every other error."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"error": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 def create_app(
     settings: Settings,
     *,
@@ -223,6 +232,7 @@ def create_app(
             *setup_routes(settings, http=http),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
     )
     if services is not None:
         app.state.services = services

@@ -118,7 +118,7 @@ async def webhook(request: Request) -> Response:
     try:
         data = parse_payload(request.headers.get("content-type", "application/json"), body)
     except (ValueError, UnicodeDecodeError):
-        return error(400, "body is not valid JSON")
+        return error(400, "body is not valid JSON (nor a form with a JSON `payload` field)")
     if not isinstance(data, dict):
         return error(400, "body is not a JSON object")
     if event_name == "ping":

@@ -81,3 +81,29 @@ def test_database_urls_get_async_drivers(make_settings: Callable[..., Settings])
         make_settings(database_url="sqlite:///x.db").database_url_async
         == "sqlite+aiosqlite:///x.db"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: must be one of DEBUG"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL: must be a sqlite:///PATH or postgresql"),
+        ("DATABASE_URL", "sqlite:////nonexistent/dir/x.db", "The ledger at DATABASE_URL cannot"),
+        ("QUEUE_URL", "redis://127.0.0.1:1/0", "Redis at QUEUE_URL cannot be reached"),
+    ],
+)
+def test_unusable_storage_stops_the_start_with_one_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+    expected: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "s3cret-value")
+    monkeypatch.setenv(variable, value)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"relo-review: {expected}")
+    assert len(err.splitlines()) == 1

@@ -131,3 +131,10 @@ async def test_health(idle_harness: Harness) -> None:
     assert (await idle_harness.client.get("/healthz")).status_code == 200
     ready = await idle_harness.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+async def test_wrong_method_and_unknown_paths_answer_json(idle_harness: Harness) -> None:
+    response = await idle_harness.client.get("/webhook")
+    assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed"}
+    missing = await idle_harness.client.get("/nowhere")
+    assert missing.status_code == 404 and "error" in missing.json()
