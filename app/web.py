@@ -122,6 +122,7 @@ async def running_services(
                 check_run_name=settings.check_run_name,
                 max_file_bytes=settings.max_file_bytes,
                 max_archive_bytes=settings.max_archive_bytes,
+                review_timeout=settings.review_timeout_seconds,
             ),
             http=http,
             tokens=tokens,

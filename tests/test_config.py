@@ -107,3 +107,15 @@ def test_unusable_storage_stops_the_start_with_one_sentence(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"relo-review: {expected}")
     assert len(err.splitlines()) == 1
+
+
+def test_env_default_documents_every_setting() -> None:
+    from tests.support import ROOT
+
+    text = (ROOT / ".env.default").read_text()
+    documented = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in text.splitlines()
+        if "=" in line and line.lstrip("# ").split("=", 1)[0].isupper()
+    }
+    assert {name.upper() for name in Settings.model_fields} <= documented

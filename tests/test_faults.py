@@ -161,3 +161,21 @@ async def test_an_inline_comment_github_refuses_is_dropped_and_the_rest_posted(
     assert sorted(c["line"] for c in fake_github.review_comments.values()) == [2, 3]
     # A second run posts nothing twice.
     assert await post_inline_comments(gh, REPO, 1, git.rev("feature"), findings[1:]) == 0
+
+
+async def test_a_review_that_runs_too_long_is_stopped_with_a_sentence(
+    make_settings: Any, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    import asyncio
+
+    class Stuck:
+        name = "stuck"
+
+        async def review(self, submission: Any) -> Any:
+            await asyncio.Event().wait()  # never set: only the timeout ends this
+
+    settings: Settings = make_settings(review_timeout_seconds=0.2)
+    async with harness_for(settings, github_http, reviewers=lambda job: (Stuck(),)) as h:
+        run = await review_pr(h, fake_github, tmp_path)
+    assert run["conclusion"] == "neutral"
+    assert "took longer than 0.2 seconds" in run["output"]["summary"]

@@ -6,6 +6,7 @@ a conclusion and a sentence, and the ledger records why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -47,7 +48,7 @@ from app.review.engine import (
     review_submission,
 )
 from app.review.llm import LLMAssessment, LLMReviewer
-from app.review.models import Review, Reviewer, Submission
+from app.review.models import Review, Reviewer, ReviewError, Submission
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class RunnerConfig:
     check_run_name: str
     max_file_bytes: int
     max_archive_bytes: int
+    review_timeout: float = 600.0
 
 
 class Superseded(Exception):
@@ -182,7 +184,14 @@ class Runner:
                     reuse=stored.attempts > 1,
                 )
                 await self.ledger.set_check_run(stored.id, check_run_id)
-            review = await self.review(gh, job, assignment)
+            try:
+                async with asyncio.timeout(self.config.review_timeout):
+                    review = await self.review(gh, job, assignment)
+            except TimeoutError as exc:
+                raise ReviewError(
+                    f"The review took longer than {self.config.review_timeout:g} seconds and "
+                    "was stopped (REVIEW_TIMEOUT_SECONDS)."
+                ) from exc
             await self.checkpoint(stored)
             show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
             output = check_output(review, show_score=show_score)
