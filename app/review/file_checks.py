@@ -24,6 +24,10 @@ _BUILD_SUFFIXES = (".pyc", ".class", ".o")
 _BUILD_NAMES = frozenset({".DS_Store"})
 _CONFLICT_OPEN = re.compile(r"<{7}(?: |$)")
 _CONFLICT_CLOSE = re.compile(r">{7}(?: |$)")
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 _SECRET_LABELS = {
     "private-key": "private key",
     "github-token": "GitHub token",
@@ -106,8 +110,8 @@ def _content_findings(path: str, content: bytes, huge_file_bytes: int) -> Iterat
             severity=Severity.ERROR,
             rule="relo/secret",
             message=(
-                f"This looks like a {_SECRET_LABELS.get(hit.kind, 'secret')} committed to the "
-                "repository. Revoke it, remove it from the history, and load it from the "
+                f"This looks like {_article(_SECRET_LABELS.get(hit.kind, 'secret'))} committed to "
+                "the repository. Revoke it, remove it from the history, and load it from the "
                 "environment or a secret store instead."
             ),
             title="Committed secret",
