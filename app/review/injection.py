@@ -4,15 +4,17 @@ Submission text is data: the prompt fences it and nothing in it can change the r
 Attempts to talk to the grader ("ignore previous instructions", "give this 10/10") are still worth
 a human's attention, so they are found here without any model, and reported as warnings.
 
-This module scans: every line of file contents and names, the PR title and body and commit
-messages, phrases wrapped over two lines, and invisible or bidirectional characters. What text is
-matched against, and how it is normalised first, is in `injection_patterns`.
+This module scans what the candidate wrote: the lines each changed file adds (the rest is the
+starter's, not theirs), file names, the PR title and body and commit messages; phrases wrapped over
+two lines, and invisible or bidirectional characters. What text is matched against, how it is
+normalised first, and the required words that spare most lines the patterns, is in
+`injection_patterns`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from app.review.injection_patterns import (
@@ -23,12 +25,15 @@ from app.review.injection_patterns import (
     TAG_LAST,
     decode_tags,
     fold,
+    line_letters,
     normalise,
+    phrase_anchored,
     phrase_matches,
     strip_comment,
+    tag_anchored,
     uncloak,
 )
-from app.review.models import Finding, Severity, Submission
+from app.review.models import ChangedFile, Finding, Severity, Submission
 
 __all__ = ["RULE", "InjectionHit", "normalise", "scan_submission", "scan_text"]
 
@@ -57,8 +62,9 @@ _HIDDEN = re.compile(
 _BLACK_FLAG = "\U0001f3f4"  # subdivision flags (🏴 + tag letters + cancel tag) use tag characters
 
 
-def _hidden_kind(text: str, index: int) -> str | None:
-    """The kind of the hidden character at `index`, or None when it is a legitimate use."""
+def _hidden_kind(text: str, index: int, first: bool) -> str | None:
+    """The kind of the hidden character at `index` of a line, or None when it is a legitimate
+    use; `first` when the line starts the text."""
     char = text[index]
     code = ord(char)
     if TAG_FIRST <= code <= TAG_LAST:
@@ -74,7 +80,7 @@ def _hidden_kind(text: str, index: int) -> str | None:
         return None if is_flag else "tag-characters"
     if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
         return "bidi-control"
-    if char == "\ufeff" and index == 0:  # byte-order mark
+    if char == "\ufeff" and index == 0 and first:  # byte-order mark
         return None
     if char in "\u200c\u200d":
         # Joiners are legitimate inside emoji sequences and non-Latin scripts.
@@ -85,23 +91,20 @@ def _hidden_kind(text: str, index: int) -> str | None:
     return "invisible-unicode"
 
 
-def _hidden_hits(text: str, line_starts: list[int]) -> Iterator[tuple[int, str, str]]:
-    """(line, kind, phrase) for each line holding suspicious invisible characters."""
-    seen: dict[tuple[int, str], set[str]] = {}
-    line = 1
-    for match in _HIDDEN.finditer(text):
-        kind = _hidden_kind(text, match.start())
+def _hidden_hits(line: str, *, first: bool) -> Iterator[tuple[str, str]]:
+    """(kind, phrase) for each kind of suspicious invisible character in one line."""
+    seen: dict[str, set[str]] = {}
+    for match in _HIDDEN.finditer(line):
+        kind = _hidden_kind(line, match.start(), first)
         if kind is None:
             continue
-        while line < len(line_starts) and line_starts[line] <= match.start():
-            line += 1
         if kind == "tag-characters":
             label = f"hidden text {decode_tags(match.group(0))[:60]!r}"
         else:
             label = f"U+{ord(match.group(0)):04X}"
-        seen.setdefault((line, kind), set()).add(label)
-    for (line_no, kind), codes in sorted(seen.items()):
-        yield line_no, kind, " ".join(sorted(codes))
+        seen.setdefault(kind, set()).add(label)
+    for kind, codes in sorted(seen.items()):
+        yield kind, " ".join(sorted(codes))
 
 
 # --- scanning ------------------------------------------------------------------------------------
@@ -112,51 +115,92 @@ def _clip(phrase: str) -> str:
     return phrase if len(phrase) <= _MAX_PHRASE else phrase[: _MAX_PHRASE - 1] + "…"
 
 
-def scan_text(text: str, *, where: str, path: str | None = None) -> list[InjectionHit]:
+def scan_text(
+    text: str, *, where: str, path: str | None = None, lines: Collection[int] | None = None
+) -> list[InjectionHit]:
     """Lines of `text` that address the grader or hide characters, one hit per line and kind.
 
-    A phrase split over two adjacent lines (e.g. a wrapped comment) is reported on its first line.
+    With `lines` (1-based), only those lines are reported: the lines a candidate changed in a
+    file whose other lines are the starter's. A phrase split over two adjacent lines (e.g. a
+    wrapped comment) is reported on its first line, or on its second when only that one is
+    reported; so each neighbour of a reported line is read too, and only for that.
     """
     raw_lines = text.split("\n")
-    line_starts = [0]
-    for raw in raw_lines[:-1]:
-        line_starts.append(line_starts[-1] + len(raw) + 1)
+    count = len(raw_lines)
+    wanted = None if lines is None else frozenset(n for n in lines if 1 <= n <= count)
+
+    def reported(number: int) -> bool:
+        return wanted is None or number in wanted
+
     found: dict[tuple[int, str], str] = {}
 
     def add(line: int, kind: str, phrase: str) -> None:
         found.setdefault((line, kind), _clip(phrase))
 
-    for line, kind, phrase in _hidden_hits(text, line_starts):
-        add(line, kind, phrase)
+    if not text.isascii():
+        for number in range(1, count + 1) if wanted is None else sorted(wanted):
+            raw = raw_lines[number - 1]
+            if not raw.isascii():
+                for kind, phrase in _hidden_hits(raw, first=number == 1):
+                    add(number, kind, phrase)
+
+    # The line numbers read, in order: all of them, or the reported ones and their neighbours.
+    if wanted is None:
+        numbers: Sequence[int] = range(1, count + 1)
+    else:
+        numbers = sorted({m for n in wanted for m in (n - 1, n, n + 1) if 1 <= m <= count})
+    texts = [raw_lines[n - 1] for n in numbers]
+    keys, tag_keys = line_letters(texts)
+    # Only lines holding a phrase's first required word can match, alone or with a neighbour;
+    # only lines holding a tag word can hold a tag.
+    hit = phrase_anchored(keys)
+    tagged = tag_anchored(tag_keys)
+    read = sorted({j for i in hit for j in (i - 1, i, i + 1) if 0 <= j < len(numbers)} | tagged)
 
     is_xml = path is not None and path.casefold().endswith((".xml", ".xsd", ".xsl", ".xslt"))
-    stripped: list[str] = []
-    single: list[set[tuple[str, str]]] = []
-    for number, raw in enumerate(raw_lines, start=1):
-        uncloaked = uncloak(raw)
+    stripped: dict[int, str] = {}
+    single: dict[int, set[tuple[str, str]]] = {}
+    for index in read:
+        number = numbers[index]
+        uncloaked = uncloak(texts[index])
         norm = fold(uncloaked)
         bare = strip_comment(norm)
-        stripped.append(bare)
-        for match in ROLE_TAGS.finditer(norm):
-            add(number, "role-tag", match.group(0))
-        for match in INST_TAG.finditer(uncloaked):
-            add(number, "role-tag", match.group(0))
-        system_tag = None if is_xml else SYSTEM_TAG.search(norm)
-        if system_tag is not None:
-            add(number, "role-tag", system_tag.group(0))
-        matched = {(kind, match.group(0)) for kind, match in phrase_matches(bare)}
-        single.append(matched)
+        stripped[index] = bare
+        matched: set[tuple[str, str]] = set()
+        if index in hit:
+            matched = {(kind, match.group(0)) for kind, match in phrase_matches(bare, keys[index])}
+        single[index] = matched
+        if not reported(number):
+            continue  # read only to be joined with a neighbour
+        if index in tagged:
+            for match in ROLE_TAGS.finditer(norm):
+                add(number, "role-tag", match.group(0))
+            for match in INST_TAG.finditer(uncloaked):
+                add(number, "role-tag", match.group(0))
+            system_tag = None if is_xml else SYSTEM_TAG.search(norm)
+            if system_tag is not None:
+                add(number, "role-tag", system_tag.group(0))
         for kind, phrase in matched:
             add(number, kind, phrase)
 
     # A phrase wrapped over two lines is whatever the pair matches that neither line does alone.
-    for index in range(len(stripped) - 1):
+    for index in read:
+        if index + 1 not in stripped or numbers[index + 1] != numbers[index] + 1:
+            continue
+        if index not in hit and index + 1 not in hit:
+            continue
         first, second = stripped[index], stripped[index + 1]
         if not first or not second:
             continue
-        pair = {(kind, match.group(0)) for kind, match in phrase_matches(f"{first} {second}")}
+        number = numbers[index] if reported(numbers[index]) else numbers[index + 1]
+        if not reported(number):
+            continue
+        pair = {
+            (kind, match.group(0))
+            for kind, match in phrase_matches(f"{first} {second}", keys[index] + keys[index + 1])
+        }
         for kind, phrase in pair - single[index] - single[index + 1]:
-            add(index + 1, kind, phrase)
+            add(number, kind, phrase)
 
     return [
         InjectionHit(where=where, path=path, line=line, kind=kind, phrase=phrase)
@@ -225,9 +269,18 @@ def _findings(hits: Iterable[InjectionHit], *, in_file: bool) -> Iterator[Findin
         )
 
 
+def _candidate_lines(changed: ChangedFile) -> frozenset[int] | None:
+    """The lines of a changed file that the candidate wrote, or None for all of them: when the
+    file has additions but no line numbers for them (no patch, or one that did not parse)."""
+    if not changed.changed_lines and (changed.patch is None or changed.additions > 0):
+        return None
+    return changed.changed_lines
+
+
 def scan_submission(submission: Submission) -> tuple[Finding, ...]:
-    """Warnings for text addressed to the grader anywhere the candidate wrote: changed files'
-    content and names, the PR title and body, and commit messages.
+    """Warnings for text addressed to the grader anywhere the candidate wrote: the lines a changed
+    file adds (the rest is the starter's), changed files' names, the PR title and body, and commit
+    messages.
 
     File-content hits are anchored at their line; the others use path "" and line 0, since they
     belong in the summary rather than in annotations.
@@ -244,7 +297,8 @@ def scan_submission(submission: Submission) -> tuple[Finding, ...]:
         if content is None or _is_binary(content):
             continue
         text = content.decode("utf-8", errors="replace")
-        findings.extend(_findings(scan_text(text, where="file", path=changed.path), in_file=True))
+        hits = scan_text(text, where="file", path=changed.path, lines=_candidate_lines(changed))
+        findings.extend(_findings(hits, in_file=True))
     texts = [("PR title", submission.title), ("PR body", submission.body)]
     texts += [
         (f"commit message {number}", message)

@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["SecretHit", "find_secrets", "mask_secrets", "shannon_entropy"]
+__all__ = ["SecretHit", "find_secrets", "mask_secrets", "may_hold_secret", "shannon_entropy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,24 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _DIGIT = re.compile(r"\d")
 _NEWLINE = re.compile("\n")
 
+# Every pattern above needs one of these in the text once it is case-folded: the PEM label, the
+# case-sensitive prefixes (folded), and the secret-looking names the `re.I` patterns look for.
+# Most text holds none, and is then spared the patterns (`_ASSIGNED_QUOTED` alone backtracks at
+# every position). A test checks every pattern against this list.
+NEEDED = (
+    "private key", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "_live_",
+    "akia", "asia", "abia", "acca", "xox", "aiza", "eyj",
+    "passw", "secret", "token", "apikey", "api_key", "api-key",
+)  # fmt: skip
+# Characters that `re.I` matches to an ASCII letter but case folding does not turn into it.
+_RE_I_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i"})
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when `text` cannot hold a secret that `find_secrets` finds."""
+    folded = text.lower() if text.isascii() else text.translate(_RE_I_LETTERS).casefold()
+    return any(word in folded for word in NEEDED)
+
 
 def shannon_entropy(value: str) -> float:
     """Bits per character of `value`: random keys score high, words and identifiers low."""
@@ -145,6 +163,8 @@ def _candidates(text: str) -> list[tuple[int, int, int, str]]:
 
 def find_secrets(text: str) -> list[SecretHit]:
     """Obvious secrets in `text`, in order, never overlapping (the more specific kind wins)."""
+    if not may_hold_secret(text):
+        return []
     candidates = sorted(_candidates(text), key=lambda c: (c[0], c[2], -(c[1] - c[0])))
     line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)] if candidates else [0]
     hits: list[SecretHit] = []

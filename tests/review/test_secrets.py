@@ -5,9 +5,23 @@ Fake tokens are assembled at runtime so that this file itself never looks like a
 
 from __future__ import annotations
 
-import pytest
+import re
+import sys
 
-from app.review.secrets import SecretHit, find_secrets, mask_secrets, shannon_entropy
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from app.review import secrets
+from app.review.secrets import (
+    NEEDED,
+    SecretHit,
+    find_secrets,
+    mask_secrets,
+    may_hold_secret,
+    shannon_entropy,
+)
 
 GITHUB = "ghp_" + "A1b2C3d4E5" * 3 + "f6G7h8"
 GITHUB_PAT = "github_pat_" + "11ABCDEFG0" + "123456789012" + "_" + "aB3dE5gH7j" * 5 + "kLmNoPqRs"
@@ -29,28 +43,28 @@ PEM = (
 )
 
 
-@pytest.mark.parametrize(
-    ("text", "kind", "secret"),
-    [
-        (f'TOKEN = "{GITHUB}"', "github-token", GITHUB),
-        (f"token: {GITHUB_PAT}", "github-token", GITHUB_PAT),
-        (f'client = OpenAI(api_key="{OPENAI}")', "openai-key", OPENAI),
-        (f"OPENAI_API_KEY={OPENAI_LEGACY}", "openai-key", OPENAI_LEGACY),
-        (f"aws_access_key_id = {AWS}", "aws-access-key", AWS),
-        (f"post to {SLACK} now", "slack-token", SLACK),
-        (f"stripe.api_key = '{STRIPE}'", "stripe-key", STRIPE),
-        (f"const key = `{GOOGLE}`;", "google-api-key", GOOGLE),
-        (f"Authorization: Bearer {JWT}", "jwt", JWT),
-        (f'DB_PASSWORD = "{RANDOM}"', "assigned-secret", RANDOM),
-        (f'{{"api_key": "{RANDOM}"}}', "assigned-secret", RANDOM),
-        (f"password: {RANDOM}", "assigned-secret", RANDOM),
-        (f"export SECRET_KEY={RANDOM}", "assigned-secret", RANDOM),
-        (f'login(user, password="{RANDOM}")', "assigned-secret", RANDOM),
-        (f"$apiKey = '{RANDOM}';", "assigned-secret", RANDOM),
-        (f'client_secret: str = "{RANDOM}"', "assigned-secret", RANDOM),
-        (f"key = '''{PEM}'''", "private-key", PEM),
-    ],
-)
+KINDS = [
+    (f'TOKEN = "{GITHUB}"', "github-token", GITHUB),
+    (f"token: {GITHUB_PAT}", "github-token", GITHUB_PAT),
+    (f'client = OpenAI(api_key="{OPENAI}")', "openai-key", OPENAI),
+    (f"OPENAI_API_KEY={OPENAI_LEGACY}", "openai-key", OPENAI_LEGACY),
+    (f"aws_access_key_id = {AWS}", "aws-access-key", AWS),
+    (f"post to {SLACK} now", "slack-token", SLACK),
+    (f"stripe.api_key = '{STRIPE}'", "stripe-key", STRIPE),
+    (f"const key = `{GOOGLE}`;", "google-api-key", GOOGLE),
+    (f"Authorization: Bearer {JWT}", "jwt", JWT),
+    (f'DB_PASSWORD = "{RANDOM}"', "assigned-secret", RANDOM),
+    (f'{{"api_key": "{RANDOM}"}}', "assigned-secret", RANDOM),
+    (f"password: {RANDOM}", "assigned-secret", RANDOM),
+    (f"export SECRET_KEY={RANDOM}", "assigned-secret", RANDOM),
+    (f'login(user, password="{RANDOM}")', "assigned-secret", RANDOM),
+    (f"$apiKey = '{RANDOM}';", "assigned-secret", RANDOM),
+    (f'client_secret: str = "{RANDOM}"', "assigned-secret", RANDOM),
+    (f"key = '''{PEM}'''", "private-key", PEM),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "secret"), KINDS)
 def test_finds_each_kind_with_its_exact_span(text: str, kind: str, secret: str) -> None:
     hits = find_secrets(text)
 
@@ -165,3 +179,67 @@ def test_masking_is_idempotent() -> None:
 
     assert count == 6
     assert mask_secrets(masked) == (masked, 0)
+
+
+# --- the prefilter: text holding none of the words every pattern needs is not searched ----------
+
+
+@pytest.mark.parametrize(("text", "kind", "secret"), KINDS)
+def test_every_kind_still_passes_the_prefilter_and_is_masked(
+    text: str, kind: str, secret: str
+) -> None:
+    masked, count = mask_secrets(text)
+
+    assert may_hold_secret(text)
+    assert count == 1
+    assert secret not in masked
+    assert f"[MASKED:{kind}]" in masked
+
+
+_PATTERNS = [pattern for _, pattern in secrets._PREFIXED] + [
+    secrets._PEM_BEGIN,
+    secrets._PEM_OPEN,
+    secrets._ASSIGNED_QUOTED,
+    secrets._ASSIGNED_BARE,
+]
+
+
+@pytest.mark.parametrize("pattern", _PATTERNS, ids=[p.pattern[:30] for p in _PATTERNS])
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_pattern_match_passes_the_prefilter(
+    pattern: re.Pattern[str], data: st.DataObject
+) -> None:
+    match = pattern.search(data.draw(st.from_regex(pattern)))
+    assert match is not None
+
+    assert may_hold_secret(match.group(0)), match.group(0)
+
+
+def test_characters_that_ignorecase_matches_to_ascii_still_pass_the_prefilter() -> None:
+    """`re.I` matches a few non-ASCII characters to ASCII ones (long s to s, Kelvin sign to k,
+    dotless i and dotted capital I to i), so a secret-looking name written with them is still
+    found: the prefilter must let it through."""
+    ascii_class = re.compile(r"[a-z0-9_-]", re.I)
+    lookalikes = [chr(c) for c in range(0x80, sys.maxunicode + 1) if ascii_class.match(chr(c))]
+    assert len(lookalikes) == 4  # U+0130, U+0131, U+017F and U+212A in Python 3.11
+    for word in ("passw", "secret", "token", "apikey", "api_key", "api-key"):
+        assert word in NEEDED
+        for index in range(len(word)):
+            for lookalike in lookalikes:
+                disguised = word[:index] + lookalike + word[index + 1 :]
+                if re.fullmatch(re.escape(word), disguised, re.I):
+                    assert may_hold_secret(disguised), disguised
+    text = f'PA\u017f\u017fWORD = "{RANDOM}"\nap\u0131_key = "{RANDOM}"\nAP\u0130KEY = "{RANDOM}"'
+    assert [hit.kind for hit in find_secrets(text)] == ["assigned-secret"] * 3
+
+
+def test_text_holding_no_needed_word_is_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
+    def searched(text: str) -> list[tuple[int, int, int, str]]:
+        raise AssertionError("searched")
+
+    monkeypatch.setattr(secrets, "_candidates", searched)
+
+    assert find_secrets("def add(a, b):\n    return a + b  # ASIDE: sk_test\n" * 100) == []
+    with pytest.raises(AssertionError, match="searched"):
+        find_secrets("Token = 1")
