@@ -32,6 +32,7 @@ _SECRET_LABELS = {
     "private-key": "private key",
     "github-token": "GitHub token",
     "openai-key": "OpenAI API key",
+    "url-password": "password in a connection URL",
     "anthropic-key": "Anthropic API key",
     "aws-access-key": "AWS access key",
     "slack-token": "Slack token",

@@ -45,6 +45,13 @@ _PREFIXED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# A password inside a connection URL: `postgres://admin:Sup3rS3cret!@db.internal/app`. Only the
+# password is the secret; placeholders ("password", "${DB_PASSWORD}", "xxx") are left alone.
+_URL_CREDENTIALS = re.compile(
+    r"[a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]{1,64}:(?P<value>[^\s/@'\"]{4,128})@[\w.-]"
+)
+_URL_PLACEHOLDERS = ("password", "passwd", "secret", "changeme", "example", "xxx", "***", "<", "$")
+
 # A PEM private key's BEGIN line; its END line (same type) is then looked up with str.find, which
 # stays fast even on text made of thousands of BEGIN lines.
 _PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----")
@@ -94,7 +101,7 @@ _NEWLINE = re.compile("\n")
 NEEDED = (
     "private key", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "_live_",
     "akia", "asia", "abia", "acca", "xox", "aiza", "eyj",
-    "passw", "secret", "token", "apikey", "api_key", "api-key",
+    "passw", "secret", "token", "apikey", "api_key", "api-key", "://",
 )  # fmt: skip
 # Characters that `re.I` matches to an ASCII letter but case folding does not turn into it.
 _RE_I_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i"})
@@ -154,6 +161,10 @@ def _candidates(text: str) -> list[tuple[int, int, int, str]]:
             # JWTs are base64url JSON and need no digit; every other key shape mixes both.
             if kind == "jwt" or _has_letter_and_digit(token):
                 found.append((match.start(), match.end(), 1, kind))
+    for match in _URL_CREDENTIALS.finditer(text):
+        value = match.group("value")
+        if not any(word in value.casefold() for word in _URL_PLACEHOLDERS):
+            found.append((match.start("value"), match.end("value"), 1, "url-password"))
     for pattern in (_ASSIGNED_QUOTED, _ASSIGNED_BARE):
         for match in pattern.finditer(text):
             if _looks_random(match.group("value")):

@@ -38,7 +38,9 @@ __all__ = [
 RUFF_SELECT = ("E", "W", "F", "B", "UP", "SIM", "C4", "PIE", "RET", "S", "BLE", "ASYNC")
 # Noise for assignments: line length is a formatter's business; tests use assert; games and
 # simulations use `random` legitimately; S603/S607 fire on every subprocess call (S602 stays).
-RUFF_IGNORE = ("E501", "S101", "S311", "S603", "S607")
+# S105-S107 guess passwords from variable names ("password_field = 'password'"); the secret
+# checks in file_checks.py judge the value itself, so they would only add false alarms.
+RUFF_IGNORE = ("E501", "S101", "S105", "S106", "S107", "S311", "S603", "S607")
 _PYTHON_SUFFIXES = (".py", ".pyi")
 _SYNTAX_ERROR_RULE = "invalid-syntax"
 _MAX_STDERR = 300

@@ -243,3 +243,11 @@ def test_text_holding_no_needed_word_is_not_searched(monkeypatch: pytest.MonkeyP
     assert find_secrets("def add(a, b):\n    return a + b  # ASIDE: sk_test\n" * 100) == []
     with pytest.raises(AssertionError, match="searched"):
         find_secrets("Token = 1")
+
+
+def test_a_password_in_a_connection_url_is_masked_but_placeholders_are_not() -> None:
+    masked, count = mask_secrets("DATABASE_URL=postgres://admin:Sup3rS3cret!@db.internal/app")
+    assert count == 1
+    assert masked == "DATABASE_URL=postgres://admin:[MASKED:url-password]@db.internal/app"
+    for text in ("redis://user:password@localhost", "amqp://guest:${PW}@mq", "https://a.b/c:d@e"):
+        assert mask_secrets(text) == (text, 0)
