@@ -309,9 +309,9 @@ async def test_two_unusable_answers_fall_back_to_static_results(
     assert len(fake_llm.requests) == 2 and fake_llm.remaining == 0
     assert run["status"] == "completed" and run["conclusion"] == "neutral"
     summary = run["output"]["summary"]
-    assert "The LLM review failed (The LLM reviewer gave no usable answer, twice: " in summary
+    assert "The LLM review failed: The LLM reviewer gave no usable answer, twice: " in summary
     assert reason in summary
-    assert "this review shows static analysis only" in summary
+    assert "This review shows static analysis only" in summary
     rows = rubric_rows(summary)
     assert [rows[c][1] for c in ("correctness", "code-quality", "tests")] == ["not assessed"] * 3
     # Static analysis still ran: the unused import the candidate added is annotated.

@@ -53,6 +53,11 @@ class ReviewPlan:
     received_at: datetime | None = None
 
 
+def _llm_failed(exc: Exception) -> str:
+    reason = str(exc).strip().rstrip(".") or type(exc).__name__
+    return f"The LLM review failed: {reason}. This review shows static analysis only."
+
+
 def filter_paths(submission: Submission, assignment: Assignment) -> Submission:
     """Drop files outside the assignment's include/exclude globs, listing them as skipped."""
     change = submission.change
@@ -132,11 +137,11 @@ async def review_submission(
             except LLMReviewError as exc:
                 usage = exc.usage
                 notes.append(
-                    f"The LLM review failed ({exc}); this review shows static analysis only."
+                    _llm_failed(exc)
                 )
             except ReviewError as exc:
                 notes.append(
-                    f"The LLM review failed ({exc}); this review shows static analysis only."
+                    _llm_failed(exc)
                 )
             else:
                 usage = assessment.usage
