@@ -42,7 +42,7 @@ def _mask(text: str) -> str:
 def measure(changed: int) -> dict[str, float]:
     files = synthetic_change(changed)
     change = build_change("a" * 40, "b" * 40, [f.github_entry() for f in files])
-    settings = make_settings(":memory:")
+    settings = make_settings("sqlite+aiosqlite:///:memory:")
     client = openai.AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")
     reviewer = LLMReviewer(
         client,

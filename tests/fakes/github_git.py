@@ -135,6 +135,9 @@ def _hunk(lines: list[str]) -> Hunk:
     return Hunk(int(a), int(b or 1), int(c), int(d or 1), tuple(lines))
 
 
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
 @functools.lru_cache(maxsize=512)
 def _diff(path: str, base: str, head: str) -> tuple[FileChange, ...]:
     repo = GitRepo(Path(path))
@@ -194,7 +197,14 @@ def raw_diff(repo: GitRepo, base: str, head: str) -> bytes:
 
 
 def merge_base(repo: GitRepo, a: str, b: str) -> str | None:
-    proc = repo.run("merge-base", a, b)
+    if _SHA.fullmatch(a) and _SHA.fullmatch(b):  # commits never change: ask git once
+        return _merge_base(str(repo.path), a, b)
+    return _merge_base.__wrapped__(str(repo.path), a, b)
+
+
+@functools.lru_cache(maxsize=1024)
+def _merge_base(path: str, a: str, b: str) -> str | None:
+    proc = GitRepo(Path(path)).run("merge-base", a, b)
     if proc.returncode != 0:
         return None
     return proc.stdout.decode().strip() or None
@@ -275,4 +285,9 @@ def blob(repo: GitRepo, sha: str) -> bytes:
 
 def archive(repo: GitRepo, sha: str, prefix: str) -> bytes:
     """A gzipped tarball of ``sha`` with every path under ``prefix`` (like codeload)."""
-    return repo.git_bytes("archive", "--format=tar.gz", f"--prefix={prefix}", sha)
+    return _archive(str(repo.path), sha, prefix)
+
+
+@functools.lru_cache(maxsize=64)
+def _archive(path: str, sha: str, prefix: str) -> bytes:
+    return GitRepo(Path(path)).git_bytes("archive", "--format=tar.gz", f"--prefix={prefix}", sha)
