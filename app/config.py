@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     llm_max_review_tokens: int | None = Field(default=200_000, ge=1_000)
     llm_timeout_seconds: float = 120.0
     llm_max_retries: int = Field(default=3, ge=0)
-    llm_max_answer_tokens: int = Field(default=4096, ge=256)
+    llm_max_answer_tokens: int = Field(default=4096, ge=64)
     # Per-million-token (input, output) prices in USD, longest model-name prefix wins.
     llm_prices: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {

@@ -105,6 +105,7 @@ async def test_real_model_never_annotates_an_unchanged_line(
         openai_model="smollm2",
         llm_max_retries=0,
         llm_timeout_seconds=120.0,
+        llm_max_answer_tokens=MAX_ANSWER_TOKENS,  # the app's own cap, sent with each request
     )
     org_config(tmp_path, fake_github, config())
     git = make_repo(tmp_path, fake_github)
