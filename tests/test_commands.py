@@ -10,7 +10,7 @@ import pytest
 from app.events import has_review_command
 from tests.conftest import Harness
 from tests.fakes.github import FakeGitHub
-from tests.test_end_to_end import REPO, make_repo
+from tests.test_end_to_end import REPO, make_repo, open_pr
 
 
 @pytest.mark.parametrize(
@@ -52,10 +52,7 @@ def comment_payload(
 
 
 def seed_pr(fake: FakeGitHub, tmp_path: Path) -> None:
-    git = make_repo(tmp_path, fake)
-    git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
-    git.checkout("main")
-    fake.add_pull(REPO, 1, head_ref="feature")
+    open_pr(fake, make_repo(tmp_path, fake), {"app/a.py": "import sys\n"})
 
 
 async def test_review_command_from_a_writer_runs_a_fresh_review(

@@ -14,8 +14,7 @@ import pytest
 from app.config import Settings
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
-from tests.support import pull_request_payload
-from tests.test_end_to_end import REPO, make_repo
+from tests.test_end_to_end import REPO, make_repo, open_pr
 
 
 class Waits:
@@ -46,11 +45,7 @@ async def faulty(
 async def review_pr(
     h: Harness, fake: FakeGitHub, tmp_path: Path, files: dict[str, str | bytes | None] | None = None
 ) -> dict[str, Any]:
-    git = make_repo(tmp_path, fake)
-    git.commit(files or {"app/a.py": "import sys\n"}, "work", branch="feature")
-    git.checkout("main")
-    fake.add_pull(REPO, 1, head_ref="feature")
-    payload = pull_request_payload(REPO, 1, head_sha=git.rev("feature"), base_sha=git.rev("main"))
+    payload = open_pr(fake, make_repo(tmp_path, fake), files or {"app/a.py": "import sys\n"})
     assert (await h.deliver("pull_request", payload)).status_code == 202
     await h.settle()
     [run] = fake.runs_for(REPO)

@@ -16,7 +16,7 @@ from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
 from tests.support import pull_request_payload
-from tests.test_end_to_end import REPO, make_repo
+from tests.test_end_to_end import REPO, make_repo, open_pr
 
 JOB = ReviewJob(
     installation_id=1, repo="acme/t", head_sha="a" * 40, kind="pull_request",
@@ -65,9 +65,7 @@ async def test_work_accepted_before_a_restart_is_reviewed_after_it(
     settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     git = make_repo(tmp_path, fake_github)
-    git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
-    git.checkout("main")
-    fake_github.add_pull(REPO, 1, head_ref="feature")
+    open_pr(fake_github, git, {"app/a.py": "import sys\n"})
     async with harness_for(settings, github_http, start_workers=False) as idle:
         assert (await idle.deliver("pull_request", _pr(git, fake_github))).status_code == 202
     assert fake_github.check_runs == []
@@ -82,9 +80,7 @@ async def test_queued_pushes_to_one_pr_review_only_the_newest(
     settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     git = make_repo(tmp_path, fake_github)
-    git.commit({"app/a.py": "import sys\n"}, "one", branch="feature")
-    git.checkout("main")
-    fake_github.add_pull(REPO, 1, head_ref="feature")
+    open_pr(fake_github, git, {"app/a.py": "import sys\n"})
     async with harness_for(settings, github_http, start_workers=False) as idle:
         await idle.deliver("pull_request", _pr(git, fake_github))
         git.commit({"app/a.py": "import sys\nimport os\n"}, "two", branch="feature")
@@ -102,9 +98,7 @@ async def test_a_push_during_a_review_cancels_the_old_check_run(
     settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     git = make_repo(tmp_path, fake_github)
-    git.commit({"app/a.py": "import sys\n"}, "one", branch="feature")
-    git.checkout("main")
-    fake_github.add_pull(REPO, 1, head_ref="feature")
+    open_pr(fake_github, git, {"app/a.py": "import sys\n"})
     first_head = git.rev("feature")
     harness: list[Harness] = []
     static = StaticReviewer()
@@ -139,9 +133,7 @@ async def test_shutdown_leaves_unstarted_work_queued(
     settings: Settings, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     git = make_repo(tmp_path, fake_github)
-    git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
-    git.checkout("main")
-    fake_github.add_pull(REPO, 1, head_ref="feature")
+    open_pr(fake_github, git, {"app/a.py": "import sys\n"})
     async with harness_for(settings, github_http) as h:
         await h.services.queue.stop(grace=1)
         response = await h.deliver("pull_request", _pr(git, fake_github))
