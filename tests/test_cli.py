@@ -288,3 +288,23 @@ def test_progress_shows_on_a_terminal_only(
     assert "Reading the change" in shown and "Reviewing 1 file(s)" in shown
     assert shown.endswith("\r\x1b[2K")  # the status line is cleared before the output
     assert "F401" in capsys.readouterr().out
+
+
+def test_check_config_warns_about_configs_that_review_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "s3cret-value")
+    empty = tmp_path / "empty.yml"
+    empty.write_text("assignments: []\n")
+    silent = tmp_path / "silent.yml"
+    silent.write_text(
+        "assignments:\n  - id: a\n    repos: ['*']\n"
+        "    feedback: {check_run: false, pr_comment: false}\n"
+    )
+    assert main(["check-config", str(empty)]) == 0
+    out = capsys.readouterr().out
+    assert "no repository will be reviewed" in out
+    assert "no review can run" in out  # a secret without the app's id and key
+    assert main(["check-config", str(silent)]) == 0
+    assert "sends its results nowhere" in capsys.readouterr().out

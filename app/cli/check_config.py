@@ -61,6 +61,11 @@ def settings_problems(env_file: Path = ENV_FILE) -> tuple[list[str], list[str]]:
             "settings: the GitHub App is not registered yet; open /setup on the running service "
             "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET."
         )
+    elif not settings.github_app_configured:
+        notes.append(
+            "settings: warning: GITHUB_WEBHOOK_SECRET is set but GITHUB_APP_ID and a private key "
+            "are not; deliveries will be recorded but no review can run."
+        )
     if not settings.llm_configured:
         notes.append("settings: no LLM configured (OPENAI_*); reviews use static analysis only.")
     return [], notes
@@ -121,7 +126,22 @@ def config_problems(file: Path) -> tuple[list[str], list[str]]:
     problems = _brief_problems(file, text, config)
     ids = ", ".join(a.id for a in config.assignments)
     count = len(config.assignments)
-    return problems, [f"{file}: OK ({count} assignment{'s' if count != 1 else ''}: {ids})"]
+    notes = [f"{file}: OK ({count} assignment{'s' if count != 1 else ''}: {ids})"]
+    if not config.assignments:
+        notes.append(
+            f"{file}: warning: no assignments, so no repository will be reviewed (without this "
+            "file every repository gets a default review)"
+        )
+    for assignment in config.assignments:
+        feedback = assignment.feedback
+        if not (feedback.check_run or feedback.pr_comment or feedback.inline_comments) and not (
+            assignment.reviewer_repo
+        ):
+            notes.append(
+                f"{file}: warning: assignment {assignment.id!r} sends its results nowhere "
+                "(no check run, PR comment, inline comments or reviewer_repo)"
+            )
+    return problems, notes
 
 
 def run(args: argparse.Namespace) -> int:
