@@ -149,6 +149,26 @@ async def harness_for(
             yield Harness(services, client)
 
 
+@pytest.fixture
+def fake_llm() -> Any:
+    from tests.fakes.llm import FakeLLM
+
+    return FakeLLM()
+
+
+@asynccontextmanager
+async def llm_harness_for(
+    settings: Settings, http: httpx2.AsyncClient, fake_llm: Any
+) -> AsyncIterator[Harness]:
+    """`harness_for` with the real OpenAI SDK talking to `fake_llm`; the client is closed after."""
+    client = fake_llm.client()
+    try:
+        async with harness_for(settings, http, llm=client) as h:
+            yield h
+    finally:
+        await client.close()
+
+
 @pytest.fixture(params=["sqlite-inprocess", "postgres-arq"])
 async def backend_settings(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings]

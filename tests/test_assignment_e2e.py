@@ -8,22 +8,22 @@ annotations, and PR comments.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx2
 import pytest
-import sqlalchemy as sa
 
 from app.config import Settings
 from app.github import assignments
-from app.ledger import reviews
 from app.review.assignment import CONFIG_PATH
-from tests.conftest import Harness, harness_for
+from tests import scenarios
+from tests.conftest import Harness, llm_harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import FakeLLM, good
+from tests.scenarios import ledger_rows
 from tests.support import pull_request_payload, push_payload
 
 ORG = "acme"
@@ -81,34 +81,10 @@ def org_config(
     return git
 
 
-def make_repo(tmp_path: Path, fake: FakeGitHub, name: str = REPO) -> GitRepo:
-    git = GitRepo.init(tmp_path / name.replace("/", "_"))
-    git.commit(STARTER, "starter code")
-    fake.add_repo(name, git, installation_id=1)
-    return git
-
-
-def open_pr(
-    fake: FakeGitHub,
-    git: GitRepo,
-    files: Mapping[str, str | bytes | None],
-    *,
-    repo: str = REPO,
-    number: int = 1,
-    body: str | None = None,
-) -> dict[str, Any]:
-    git.commit(dict(files), "candidate work", branch="feature")
-    git.checkout("main")
-    fake.add_pull(repo, number, head_ref="feature", body=body or "")
-    return pull_request_payload(
-        repo, number, head_sha=git.rev("feature"), base_sha=git.rev("main"), body=body
-    )
-
-
-def only_run(fake: FakeGitHub, head_sha: str, repo: str = REPO) -> dict[str, Any]:
-    runs = fake.runs_for(repo, head_sha)
-    assert len(runs) == 1, runs
-    return runs[0]
+# This module's repository and starter code, through the shared scenario helpers.
+make_repo = partial(scenarios.make_repo, name=REPO, starter=STARTER)
+open_pr = partial(scenarios.open_pr, repo=REPO)
+only_run = partial(scenarios.only_run, repo=REPO)
 
 
 def rubric_rows(summary: str) -> dict[str, list[str]]:
@@ -121,28 +97,13 @@ def rubric_rows(summary: str) -> dict[str, list[str]]:
     return rows
 
 
-async def ledger_rows(h: Harness) -> list[Any]:
-    async with h.services.ledger.engine.connect() as conn:
-        result = await conn.execute(sa.select(reviews).order_by(reviews.c.id))
-        return list(result.mappings())
-
-
-@pytest.fixture
-def fake_llm() -> FakeLLM:
-    return FakeLLM()
-
-
 @pytest.fixture
 async def llm_harness(
     make_settings: Callable[..., Settings], github_http: httpx2.AsyncClient, fake_llm: FakeLLM
 ) -> AsyncIterator[Harness]:
-    client = fake_llm.client()
-    try:
-        settings = make_settings(openai_model="gpt-4o-mini")
-        async with harness_for(settings, github_http, llm=client) as h:
-            yield h
-    finally:
-        await client.close()
+    settings = make_settings(openai_model="gpt-4o-mini")
+    async with llm_harness_for(settings, github_http, fake_llm) as h:
+        yield h
 
 
 SOLUTION = {"app/shortener.py": "import sys\n\n\ndef shorten(url):\n    return url[:8]\n"}

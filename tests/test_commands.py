@@ -10,7 +10,7 @@ import pytest
 from app.events import has_review_command
 from tests.conftest import Harness
 from tests.fakes.github import FakeGitHub
-from tests.test_end_to_end import REPO, make_repo, open_pr
+from tests.scenarios import REPO, make_repo, open_pr
 
 
 @pytest.mark.parametrize(

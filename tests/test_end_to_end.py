@@ -11,43 +11,8 @@ from app.render import COMMENT_MARKER
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
+from tests.scenarios import REPO, STARTER, make_repo, only_run, open_pr
 from tests.support import published, pull_request_payload, push_payload
-
-REPO = "acme/task-alice"
-STARTER = {"README.md": "# Task\n", "app/starter.py": "import os\n\n\ndef given():\n    return 1\n"}
-
-
-def make_repo(tmp_path: Path, fake: FakeGitHub, name: str = REPO) -> GitRepo:
-    git = GitRepo.init(tmp_path / name.replace("/", "_"))
-    git.commit(STARTER, "starter code")
-    fake.add_repo(name, git, installation_id=1)
-    return git
-
-
-def open_pr(
-    fake: FakeGitHub,
-    git: GitRepo,
-    files: dict[str, str | bytes | None],
-    number: int = 1,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    git.commit(files, "candidate work", branch="feature")
-    git.checkout("main")
-    fake.add_pull(REPO, number, head_ref="feature", **kwargs)
-    return pull_request_payload(
-        REPO,
-        number,
-        head_sha=git.rev("feature"),
-        base_sha=git.rev("main"),
-        title=kwargs.get("title", "Submission"),
-        body=kwargs.get("body"),
-    )
-
-
-def only_run(fake: FakeGitHub, head_sha: str) -> dict[str, Any]:
-    runs = fake.runs_for(REPO, head_sha)
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 async def test_pull_request_gets_check_run_annotations_and_one_comment(

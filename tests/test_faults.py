@@ -14,7 +14,7 @@ import pytest
 from app.config import Settings
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
-from tests.test_end_to_end import REPO, make_repo, open_pr
+from tests.scenarios import REPO, make_repo, open_pr
 
 
 class Waits:

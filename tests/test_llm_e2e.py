@@ -18,7 +18,7 @@ import pytest
 from app.config import Settings
 from app.github import assignments
 from app.review.injection import TITLE as INJECTION_TITLE
-from tests.conftest import Harness, harness_for
+from tests.conftest import Harness, harness_for, llm_harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import (
@@ -62,21 +62,12 @@ WORK: dict[str, str | bytes | None] = {
 
 
 @pytest.fixture
-def fake_llm() -> FakeLLM:
-    return FakeLLM()
-
-
-@pytest.fixture
 async def llm_harness(
     make_settings: Callable[..., Settings], github_http: httpx2.AsyncClient, fake_llm: FakeLLM
 ) -> AsyncIterator[Harness]:
-    client = fake_llm.client()
-    try:
-        settings = make_settings(openai_model="gpt-4o-mini", llm_prices=PRICES)
-        async with harness_for(settings, github_http, llm=client) as h:
-            yield h
-    finally:
-        await client.close()
+    settings = make_settings(openai_model="gpt-4o-mini", llm_prices=PRICES)
+    async with llm_harness_for(settings, github_http, fake_llm) as h:
+        yield h
 
 
 @pytest.fixture
@@ -84,15 +75,11 @@ async def stack_harness(
     backend_settings: Settings, github_http: httpx2.AsyncClient, fake_llm: FakeLLM
 ) -> AsyncIterator[Harness]:
     """As `llm_harness`, once per stack (SQLite in-process, PostgreSQL + arq on Redis)."""
-    client = fake_llm.client()
-    try:
-        settings = backend_settings.model_copy(
-            update={"openai_model": "gpt-4o-mini", "llm_prices": PRICES}
-        )
-        async with harness_for(settings, github_http, llm=client) as h:
-            yield h
-    finally:
-        await client.close()
+    settings = backend_settings.model_copy(
+        update={"openai_model": "gpt-4o-mini", "llm_prices": PRICES}
+    )
+    async with llm_harness_for(settings, github_http, fake_llm) as h:
+        yield h
 
 
 def commit_pr(

@@ -15,8 +15,8 @@ from app.review.static import StaticReviewer
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
+from tests.scenarios import REPO, make_repo, open_pr
 from tests.support import pull_request_payload
-from tests.test_end_to_end import REPO, make_repo, open_pr
 
 JOB = ReviewJob(
     installation_id=1, repo="acme/t", head_sha="a" * 40, kind="pull_request",

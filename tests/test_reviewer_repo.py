@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx2
 
-from tests.conftest import harness_for
+from tests.conftest import llm_harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import FakeLLM, good
+from tests.scenarios import REPO, make_repo
 from tests.support import pull_request_payload
-from tests.test_end_to_end import REPO, make_repo
 
 CONFIG = """
 assignments:
@@ -40,17 +40,20 @@ def org_repos(tmp_path: Path, fake: FakeGitHub) -> None:
 
 
 async def test_scores_go_to_the_reviewers_repo_and_not_to_the_candidate(
-    make_settings: Any, github_http: httpx2.AsyncClient, fake_github: FakeGitHub, tmp_path: Path
+    make_settings: Any,
+    github_http: httpx2.AsyncClient,
+    fake_github: FakeGitHub,
+    fake_llm: FakeLLM,
+    tmp_path: Path,
 ) -> None:
     org_repos(tmp_path, fake_github)
     git = make_repo(tmp_path, fake_github)
     git.commit({"app/a.py": "import sys\n"}, "work", branch="feature")
     git.checkout("main")
     fake_github.add_pull(REPO, 1, head_ref="feature")
-    llm = FakeLLM()
-    llm.script(*[good() for _ in range(2)])
+    fake_llm.script(*[good() for _ in range(2)])
     payload = pull_request_payload(REPO, 1, head_sha=git.rev("feature"), base_sha=git.rev("main"))
-    async with harness_for(make_settings(), github_http, llm=llm.client()) as h:
+    async with llm_harness_for(make_settings(), github_http, fake_llm) as h:
         await h.deliver("pull_request", payload)
         await h.settle()
         git.commit({"app/a.py": "import sys\nimport os\n"}, "more", branch="feature")
