@@ -123,13 +123,18 @@ class Delivery:
     def row(self, now: datetime) -> dict[str, Any]:
         return {
             "id": self.delivery_id,
-            "event": self.event[:64],
-            "action": self.action[:64] if self.action else None,
+            "event": _fit(self.event, 64),
+            "action": _fit(self.action, 64) if self.action else None,
             "installation_id": self.installation_id,
-            "repo": self.repo[:256] if self.repo else None,
+            "repo": _fit(self.repo, 256) if self.repo else None,
             "received_at": now,
-            "outcome": self.outcome[:256],
+            "outcome": _fit(self.outcome, 256),
         }
+
+
+def _fit(text: str, limit: int) -> str:
+    """Text the columns take on every database: PostgreSQL refuses NUL characters."""
+    return text.replace("\x00", "")[:limit]
 
 
 def _review_row(job: ReviewJob, delivery_id: str, now: datetime) -> dict[str, Any]:
@@ -374,14 +379,6 @@ class Ledger:
                 reviews.update().where(reviews.c.id == review_id).values(check_run_id=check_run_id)
             )
 
-    async def requeue(self, review_id: int, error: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update()
-                .where(reviews.c.id == review_id)
-                .values(state="queued", error=error[:2000], lease_until=None)
-            )
-
     async def finish(
         self,
         review_id: int,
@@ -517,14 +514,6 @@ class Ledger:
                     comment_id=comment_id,
                 )
             )
-
-    async def delivery_outcome(self, delivery_id: str) -> str | None:
-        async with self.engine.connect() as conn:
-            return (
-                await conn.execute(
-                    sa.select(deliveries.c.outcome).where(deliveries.c.id == delivery_id)
-                )
-            ).scalar_one_or_none()
 
 
 def _upgrade(connection: sa.Connection) -> None:

@@ -70,15 +70,12 @@ def parse_payload(content_type: str, body: bytes) -> Any:
     return orjson.loads(body)
 
 
-def _clean(value: Any, limit: int) -> str | None:
-    """A string fit for the ledger: PostgreSQL refuses NUL characters in text."""
-    if not isinstance(value, str):
-        return None
-    return value.replace("\x00", "")[:limit]
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _action(data: Mapping[str, Any]) -> str | None:
-    return _clean(data.get("action"), 64)
+    return _text(data.get("action"))
 
 
 def _installation(data: Mapping[str, Any]) -> int | None:
@@ -91,7 +88,7 @@ def _installation(data: Mapping[str, Any]) -> int | None:
 
 def _repo(data: Mapping[str, Any]) -> str | None:
     repo = data.get("repository")
-    return _clean(repo.get("full_name"), 256) if isinstance(repo, Mapping) else None
+    return _text(repo.get("full_name")) if isinstance(repo, Mapping) else None
 
 
 async def webhook(request: Request) -> Response:
@@ -129,7 +126,7 @@ async def webhook(request: Request) -> Response:
     received_at = datetime.now(UTC).isoformat()
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
     decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))
-    reason = _clean(decision.reason, 200) or "ignored"
+    reason = decision.reason[:200] or "ignored"
     outcome = f"queued {len(decision.jobs)}" if decision.jobs else reason
     delivery = Delivery(
         delivery_id=delivery_id,

@@ -62,9 +62,9 @@ async def first_commit(gh: GitHubClient, repo: str, head: str) -> str:
     return str(page[-1]["sha"])
 
 
-async def resolve_baseline(gh: GitHubClient, repo: str, head: str, baseline: str) -> str:
-    """`first-commit`, a branch name, or a SHA -> a commit SHA."""
-    if baseline == "first-commit":
+async def resolve_baseline(gh: GitHubClient, repo: str, head: str, baseline: str | None) -> str:
+    """A branch name or a SHA -> a commit SHA; None -> the first commit (the starter code)."""
+    if baseline is None:
         return await first_commit(gh, repo, head)
     data = await gh.getitem(f"/repos/{repo}/commits/{baseline}")
     sha = data.get("sha") if isinstance(data, dict) else None

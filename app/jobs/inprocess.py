@@ -38,7 +38,6 @@ class InProcessQueue:
         self._busy: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._accepting = False
-        self.in_flight = 0
 
     async def size(self) -> int:
         return self._queue.qsize()
@@ -99,7 +98,6 @@ class InProcessQueue:
         while self._accepting:
             review_id = await self._queue.get()
             self._busy.add(me)
-            self.in_flight += 1
             try:
                 await execute(
                     review_id,
@@ -109,7 +107,6 @@ class InProcessQueue:
                     subject_lock=self._locks,
                 )
             finally:
-                self.in_flight -= 1
                 self._pending.discard(review_id)
                 self._busy.discard(me)
                 self._queue.task_done()

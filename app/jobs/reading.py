@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
-from app.github.fetch import Fetched, compare, first_commit, resolve_baseline
+from app.github.fetch import Fetched, compare, resolve_baseline
 from app.jobs.models import ReviewJob
 from app.review.assignment import DEFAULT_ASSIGNMENT, Assignment, AssignmentConfigError
 
@@ -86,10 +86,8 @@ async def fetch_change(gh: GitHubClient, job: ReviewJob, assignment: Assignment)
     if job.kind == "pull_request" and job.base_sha:
         return await compare(gh, job.repo, job.base_sha, job.head_sha, pull_number=job.number)
     baseline = assignment.baseline
-    if baseline.kind == "first-commit":
-        base = await first_commit(gh, job.repo, job.head_sha)
-    else:
-        base = await resolve_baseline(gh, job.repo, job.head_sha, baseline.ref)
+    ref = None if baseline.kind == "first-commit" else baseline.ref
+    base = await resolve_baseline(gh, job.repo, job.head_sha, ref)
     return await compare(gh, job.repo, base, job.head_sha)
 
 

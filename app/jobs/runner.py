@@ -275,7 +275,8 @@ class Runner:
     ) -> None:
         log.info("review %s superseded by a review of %s", stored.id, newer[:7])
         await self._conclude(
-            gh, stored, check_run_id if check_run_id is not None else 0,
+            gh, stored, check_run_id,
+            create=False,  # nothing was posted for this head yet: leave it so
             conclusion="cancelled",
             title="Superseded by a newer commit",
             summary=(
@@ -323,17 +324,18 @@ class Runner:
         conclusion: str,
         title: str,
         summary: str,
+        create: bool = True,
     ) -> None:
-        """End this review's check run without a review, creating it if work never started.
-        `check_run_id == 0` means: only conclude a run that exists."""
+        """End this review's check run without a review; with `create`, post a completed one
+        when work never started, so the reason is visible on the commit."""
         job = stored.job
         try:
-            if check_run_id:
+            if check_run_id is not None:
                 await fail_check_run(
                     gh, job.repo, check_run_id,
                     conclusion=conclusion, title=title, summary=summary,
                 )
-            elif check_run_id is None and job.head_sha:
+            elif create and job.head_sha:
                 await create_completed_check_run(
                     gh, job.repo, job.head_sha,
                     name=self.config.check_run_name, external_id=job.external_id,

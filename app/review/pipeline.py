@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from app.review.models import Change, Finding, Severity
+from app.review.models import Change, Finding
 
 
 def touches_change(finding: Finding, change: Change) -> bool:
@@ -67,10 +67,3 @@ def merge_findings(*groups: Sequence[Finding]) -> tuple[Finding, ...]:
     return tuple(
         sorted(best.values(), key=lambda f: (-f.severity.rank, f.path, f.start_line, f.rule))
     )
-
-
-def count_by_severity(found: Iterable[Finding]) -> dict[Severity, int]:
-    counts = dict.fromkeys(Severity, 0)
-    for f in found:
-        counts[f.severity] += 1
-    return counts
