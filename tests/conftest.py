@@ -111,13 +111,8 @@ class Harness:
 @pytest.fixture
 async def idle_harness(settings: Settings) -> AsyncIterator[Harness]:
     """The service with workers stopped: for the webhook's own behaviour."""
-    async with running_services(
-        settings, start_workers=False, reviewers=lambda job: ()
-    ) as services:
-        app = create_app(settings, services=services)
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:
-            yield Harness(services, client)
+    async with harness_for(settings, None, start_workers=False, reviewers=lambda job: ()) as h:
+        yield h
 
 
 @pytest.fixture
@@ -139,9 +134,10 @@ async def github_http(fake_github: Any) -> AsyncIterator[httpx2.AsyncClient]:
 @asynccontextmanager
 async def harness_for(
     settings: Settings,
-    http: httpx2.AsyncClient,
+    http: httpx2.AsyncClient | None,
     **kwargs: Any,
 ) -> AsyncIterator[Harness]:
+    """The real app over its services; `http` reaches GitHub (None: the service's own client)."""
     async with running_services(settings, http=http, **kwargs) as services:
         app = create_app(settings, services=services)
         transport = httpx2.ASGITransport(app=app)

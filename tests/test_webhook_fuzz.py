@@ -34,7 +34,7 @@ from app.config import Settings
 from app.render import COMMENT_MARKER
 from app.services import Services
 from app.web import create_app, running_services
-from tests.conftest import Harness
+from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo
 from tests.support import delivery_headers, pull_request_payload, push_payload, sign
@@ -1010,13 +1010,10 @@ REGRESSIONS: list[tuple[str, str, bytes, bool]] = [
 @pytest.fixture
 async def backend_idle_harness(backend_settings: Settings) -> AsyncIterator[Harness]:
     """`idle_harness` on each stack: SQLite in-process, and PostgreSQL with arq on Redis."""
-    async with running_services(
-        backend_settings, start_workers=False, reviewers=lambda job: ()
-    ) as services:
-        app = create_app(backend_settings, services=services)
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(transport=transport, base_url="http://relo.test") as client:
-            yield Harness(services, client)
+    async with harness_for(
+        backend_settings, None, start_workers=False, reviewers=lambda job: ()
+    ) as h:
+        yield h
 
 
 @pytest.mark.parametrize(
