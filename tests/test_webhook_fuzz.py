@@ -248,6 +248,12 @@ not_a_positive_int64 = (
     | containers
     | deep_value
 )
+# A deep *object* is still an object (a one-level one is a fine `pull_request` marker), so only
+# deep arrays stand in for "not an object".
+deep_array = st.builds(
+    lambda depth: Raw(deep(depth, "array")),
+    st.one_of(st.integers(1, 1100), st.integers(1100, 100_000)),
+)
 not_an_object = (
     st.none()
     | st.booleans()
@@ -256,7 +262,7 @@ not_an_object = (
     | st.text(max_size=20)
     | huge_text
     | st.lists(json_values, max_size=3)
-    | deep_value
+    | deep_array
 )
 not_a_sha = (
     non_str
