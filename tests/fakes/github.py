@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import github_routes_read, github_routes_write
+from . import github_actions, github_routes_read, github_routes_write
 from . import github_shapes as shapes
 from .github_http import (
     DOCS,
@@ -49,7 +49,7 @@ from .github_http import (
 from .gitrepo import GitRepo
 from .openapi_contract import DEFAULT_SPEC, Contract, PathTemplate, compile_template, load_contract
 
-_MULTI_SEGMENT = {"path", "ref", "basehead", "tree_sha", "commit_sha"}
+_MULTI_SEGMENT = {"path", "ref", "basehead", "tree_sha", "commit_sha", "branch"}
 _JWT_ROUTES = {
     ("POST", "/app/installations/{installation_id}/access_tokens"), ("GET", "/app"),
     ("GET", "/app/installations/{installation_id}"), ("GET", "/repos/{owner}/{repo}/installation"),
@@ -58,13 +58,15 @@ _OPEN_ROUTES = {("POST", "/app-manifests/{code}/conversions")}
 _ROUTES: list[tuple[str, PathTemplate, Handler]] = sorted(
     (
         (method, compile_template(template, _MULTI_SEGMENT), handler)
-        for method, template, handler in [*github_routes_read.ROUTES, *github_routes_write.ROUTES]
+        for method, template, handler in [
+            *github_routes_read.ROUTES, *github_routes_write.ROUTES, *github_actions.ROUTES]
     ),
     key=lambda r: r[1].rank,
 )
 DOCS_RATE = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 _ALNUM = string.ascii_letters + string.digits
 _CODELOAD = re.compile(r"/_codeload/([^/]+)/([^/]+)/legacy\.tar\.gz/([0-9a-f]{40})")
+_ARTIFACT = re.compile(github_actions.ARTIFACT_PATH.replace(".", r"\.").format(id=r"(\d+)"))
 
 
 @dataclass
@@ -126,6 +128,7 @@ class _Fault:
     headers: dict[str, str]
     body: Any
     times: int
+    applied: bool = False
 
 
 @dataclass
@@ -196,6 +199,10 @@ class FakeGitHub:
         self.review_comments: dict[int, dict[str, Any]] = {}
         self.permissions: dict[tuple[str, str], str] = {}
         self.manifest_codes: dict[str, dict[str, Any]] = {}
+        #: Workflows, runs and artifacts (``add_workflow``, ``complete_run``...).
+        self.actions = github_actions.Actions(self)
+        #: Organisation and team memberships (``set_member``, ``set_team_member``).
+        self.orgs = github_actions.Orgs()
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
         self._activity = threading.Condition()
@@ -289,6 +296,7 @@ class FakeGitHub:
         headers: dict[str, str] | None = None,
         body: Any = None,
         times: int = 1,
+        applied: bool = False,
     ) -> None:
         """Fail the next ``times`` matching requests with ``status`` (0: connection error).
 
@@ -296,9 +304,14 @@ class FakeGitHub:
         sent as JSON (dict/list) or verbatim (str/bytes). Faults hit only requests that pass
         the contract check, before auth. Status 0 raises ``httpx2.ConnectError`` inside the
         app, which ``ASGITransport`` hands to the client (under ``serve()`` it becomes a 500).
+
+        With ``applied`` GitHub does the work and then the answer is lost: the request takes
+        effect (a POST creates its record), then the client gets ``status``, or for 0 an
+        ``httpx2.ReadTimeout`` (the answer never came).
         """
         self._faults.append(
-            _Fault(method.upper(), re.compile(path_regex), status, headers or {}, body, times)
+            _Fault(method.upper(), re.compile(path_regex), status, headers or {}, body, times,
+                   applied)
         )
 
     def hold(self, method: str, path_regex: str, *, timeout: float = 60.0) -> Hold:
@@ -455,6 +468,9 @@ class FakeGitHub:
         codeload = _CODELOAD.fullmatch(path)
         if codeload and method == "GET":
             return github_routes_read.codeload(self, *codeload.groups())
+        artifact = _ARTIFACT.fullmatch(path)
+        if artifact and method == "GET":
+            return github_actions.serve_artifact(self, int(artifact.group(1)), query)
         bucket = self._bucket(headers)
         op = None
         if self.contract is not None:
@@ -476,7 +492,7 @@ class FakeGitHub:
         template, handler = route
         call.params = template.match(path) or {}
         fault = self._take_fault(method, path)
-        if fault is not None:
+        if fault is not None and not fault.applied:
             if fault.status == 0:
                 raise httpx2.ConnectError(f"fake github: injected connection failure {path}")
             return self._finish(self._fault_reply(fault), None, bucket)
@@ -486,6 +502,10 @@ class FakeGitHub:
             reply = handler(self, call)
         except ApiError as error:
             reply = error.reply
+        if fault is not None:  # applied: the work is done, the answer is lost
+            if fault.status == 0:
+                raise httpx2.ReadTimeout(f"fake github: injected lost answer to {path}")
+            return self._finish(self._fault_reply(fault), None, bucket)
         return self._finish(reply, op, bucket)
 
     def _finish(self, reply: Reply, op: Any, bucket: int) -> Reply:

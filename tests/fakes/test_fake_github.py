@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from gidgethub.httpx import GitHubAPI
 
 from tests.fakes.github import FakeGitHub
+from tests.fakes.github_actions import zip_of
 from tests.fakes.gitrepo import GitRepo
 
 NO_SPEC = (
@@ -472,6 +473,25 @@ async def test_every_operation_answers_in_githubs_shape(
             "body": "file note", "commit_id": sha, "path": "src/new.py", "subject_type": "file"})
         await call("GET", f"{r}/pulls/1/comments", auth)
         await call("DELETE", f"{r}/pulls/comments/{single['id']}", auth)
+        await call("GET", f"{r}/commits/{sha}/check-suites", auth)
+        await call("GET", f"{r}/branches/work", auth)
+        contract.orgs.set_member("org", "octocat", role="admin")
+        contract.orgs.set_team_member("org", "reviewers", "octocat", role="maintainer")
+        await call("GET", "/orgs/org/memberships/octocat", auth)
+        await call("GET", "/orgs/org/teams/reviewers/memberships/octocat", auth)
+        flow = contract.actions.add_workflow(REPO, run_name="grade {submission}")
+        dispatch = f"{r}/actions/workflows/{flow.id}/dispatches"
+        assert await call("POST", dispatch, auth, json={"ref": "main"}) is None
+        details = await call("POST", dispatch, auth, json={
+            "ref": "main", "inputs": {"submission": "s-1"}, "return_run_details": True})
+        run_id = details["workflow_run_id"]
+        await call("GET", f"{r}/actions/workflows/grade.yml/runs?event=workflow_dispatch", auth)
+        assert (await call("GET", f"{r}/actions/runs/{run_id}", auth))["display_title"] == (
+            "grade s-1")
+        contract.actions.complete_run(run_id, artifacts={"junit": zip_of({"junit.xml": "<x/>"})})
+        listed = await call("GET", f"{r}/actions/runs/{run_id}/artifacts", auth)
+        await call("GET", f"{r}/actions/artifacts/{listed['artifacts'][0]['id']}/zip", auth)
+        await call("GET", f"{r}/commits/main/check-suites", auth)
     assert contract.contract is not None
     seen = set()
     for request in contract.requests:
