@@ -91,6 +91,8 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+    # Attempts at one review (a worker that dies mid-review costs one); then it gives up.
+    review_max_attempts: int = Field(default=3, ge=1, le=20)
 
     @field_validator("database_url")
     @classmethod

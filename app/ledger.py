@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.jobs.models import ReviewJob
-from app.review.models import Finding
 
 metadata = sa.MetaData()
 
@@ -260,45 +259,6 @@ class Ledger:
             )
             return _new_id(result)
 
-    async def claim(self, review_id: int, lease_seconds: float) -> StoredReview | None:
-        """Take a review to run: queued, or running under a lease its worker let expire (the
-        worker died). None when it is finished, superseded, or another worker holds it."""
-        now = utcnow()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                reviews.update()
-                .where(
-                    reviews.c.id == review_id,
-                    sa.or_(
-                        reviews.c.state == "queued",
-                        sa.and_(
-                            reviews.c.state == "running",
-                            sa.or_(reviews.c.lease_until.is_(None), reviews.c.lease_until < now),
-                        ),
-                    ),
-                )
-                .values(
-                    state="running",
-                    attempts=reviews.c.attempts + 1,
-                    started_at=now,
-                    lease_until=now + timedelta(seconds=lease_seconds),
-                )
-            )
-            if result.rowcount == 0:
-                return None
-            row = (
-                await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
-            ).one()
-        return _stored(row)
-
-    async def extend_lease(self, review_id: int, lease_seconds: float) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update()
-                .where(reviews.c.id == review_id, reviews.c.state == "running")
-                .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
-            )
-
     async def runnable(self) -> list[int]:
         """Reviews a worker may take now: queued, or running under an expired lease."""
         now = utcnow()
@@ -339,21 +299,6 @@ class Ledger:
                 )
             ).scalar_one_or_none()
 
-    async def set_job(self, review_id: int, job: ReviewJob) -> None:
-        """A `/review` command learns its head once its author is allowed."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update()
-                .where(reviews.c.id == review_id)
-                .values(head_sha=job.head_sha, job=json.dumps(job.to_dict()))
-            )
-
-    async def set_comment(self, review_id: int, comment_id: int) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update().where(reviews.c.id == review_id).values(comment_id=comment_id)
-            )
-
     async def known_comment(self, subject: str) -> int | None:
         """The summary comment an earlier review of this PR posted, to edit without a search."""
         async with self.engine.connect() as conn:
@@ -372,89 +317,6 @@ class Ledger:
                 await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))
             ).one_or_none()
         return _stored(row) if row is not None else None
-
-    async def set_check_run(self, review_id: int, check_run_id: int) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update().where(reviews.c.id == review_id).values(check_run_id=check_run_id)
-            )
-
-    async def finish(
-        self,
-        review_id: int,
-        *,
-        state: str,
-        conclusion: str | None,
-        error: str | None = None,
-        assignment: str | None = None,
-        score: float | None = None,
-        points: int | None = None,
-        scores: dict[str, Any] | None = None,
-        flags: int = 0,
-        late: bool = False,
-        prompt_tokens: int = 0,
-        completion_tokens: int = 0,
-        cost_usd: float = 0.0,
-        found: Sequence[Finding] = (),
-    ) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                reviews.update()
-                .where(reviews.c.id == review_id)
-                .values(
-                    state=state,
-                    conclusion=conclusion,
-                    error=error[:2000] if error else None,
-                    assignment=assignment,
-                    score=score,
-                    points=points,
-                    scores=json.dumps(scores) if scores is not None else None,
-                    flags=flags,
-                    late=late,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    cost_usd=cost_usd,
-                    lease_until=None,
-                    finished_at=utcnow(),
-                )
-            )
-            if found:
-                await conn.execute(
-                    findings.insert(),
-                    [
-                        {
-                            "review_id": review_id,
-                            "path": f.path,
-                            "start_line": f.start_line,
-                            "end_line": f.end_line,
-                            "severity": f.severity.value,
-                            "rule": f.rule[:128],
-                            "source": f.source[:32],
-                            "message": f.message[:4000],
-                        }
-                        for f in found
-                    ],
-                )
-
-    async def supersede_older(self, review_id: int, subject: str) -> list[StoredReview]:
-        """Mark older unfinished reviews of the same subject superseded; return them."""
-        async with self.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(reviews).where(
-                        reviews.c.subject == subject,
-                        reviews.c.id < review_id,
-                        reviews.c.state == "queued",
-                    )
-                )
-            ).all()
-            if rows:
-                await conn.execute(
-                    reviews.update()
-                    .where(reviews.c.id.in_([r.id for r in rows]))
-                    .values(state="superseded", finished_at=utcnow())
-                )
-        return [_stored(r) for r in rows]
 
     async def unfinished(self) -> list[StoredReview]:
         async with self.engine.connect() as conn:

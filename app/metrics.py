@@ -47,6 +47,18 @@ class Metrics:
             "relo_failures", "Review failures by kind", ["kind"], registry=self.registry
         )
 
+        self.loop_errors = Counter(
+            "relo_loop_errors",
+            "Failures caught by a worker or sweeper loop, which kept running",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.loops_down = Gauge(
+            "relo_loops_down",
+            "Worker or sweeper loops of this process that have stopped",
+            registry=self.registry,
+        )
+
     def delivery(self, event: str, outcome: str) -> None:
         self.deliveries.labels(event=event[:64], outcome=outcome).inc()
 

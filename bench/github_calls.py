@@ -114,6 +114,7 @@ async def tokens_per_hour(root: Path, result: Result) -> None:
         github_client(fake) as http,
         service(settings, http, reviewers=lambda job: (), start_workers=False) as svc,
     ):
+        assert svc.services.runner is not None
         svc.services.runner.tokens = TokenCache(
             app_id=settings.github_app_id, private_key=settings.private_key_pem or "", clock=clock
         )

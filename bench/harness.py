@@ -15,11 +15,12 @@ from typing import Any
 import httpx2
 import openai
 
+from app.compose import running_services
 from app.config import Settings
 from app.jobs.models import ReviewJob
 from app.review.models import Reviewer
 from app.services import Services
-from app.web import create_app, running_services
+from app.web import create_app
 from bench.common import SECRET, keypair
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_http import RecordedRequest

@@ -52,8 +52,9 @@ async def reference(port: int, database: Path) -> None:
 
 
 async def real(port: int, database: Path) -> None:
+    from app.compose import running_services
     from app.logs import configure
-    from app.web import create_app, running_services
+    from app.web import create_app
 
     settings = make_settings(database, log_level="INFO")
     configure(settings.log_level, settings.log_format, [SECRET])

@@ -12,11 +12,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.compose import running_services
 from app.config import Settings
 from app.jobs.arq_queue import WorkerDeps, close_worker, make_worker
 from app.jobs.inprocess import InProcessQueue
 from app.services import Services
-from app.web import create_app, running_services
+from app.web import create_app
 from tests.support import SECRET
 
 
@@ -91,10 +92,10 @@ class Harness:
             return
         settings = self.services.settings
         assert settings.queue_url
+        assert self.services.runner is not None, "harness_for builds a runner for arq tests"
         deps = WorkerDeps(
-            ledger=self.services.ledger,
+            store=self.services.store,
             runner=self.services.runner,
-            lease_seconds=settings.review_lease_seconds,
             lock_timeout=60,
             queue_name=settings.queue_name,
         )
@@ -138,6 +139,7 @@ async def harness_for(
     **kwargs: Any,
 ) -> AsyncIterator[Harness]:
     """The real app over its services; `http` reaches GitHub (None: the service's own client)."""
+    kwargs.setdefault("with_runner", True)
     async with running_services(settings, http=http, **kwargs) as services:
         app = create_app(settings, services=services)
         transport = httpx2.ASGITransport(app=app)

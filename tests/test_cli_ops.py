@@ -21,6 +21,7 @@ from starlette.routing import Route
 from app.__main__ import main
 from app.config import Settings
 from app.jobs.models import ReviewJob
+from app.jobs.store import JobStore, Outcome
 from app.ledger import Ledger
 from tests.fakes.github_http import serve_in_thread
 from tests.support import SECRET
@@ -160,8 +161,11 @@ async def fill_ledger(url: str) -> None:
 
     async def review(item: ReviewJob, *, state: str = "done", **result: Any) -> None:
         review_id = await ledger.enqueue_job(item)
-        assert await ledger.claim(review_id, 60) is not None
-        await ledger.finish(review_id, state=state, conclusion="success", **result)
+        attempt = await JobStore(ledger, lease_seconds=60).claim(review_id)
+        assert attempt is not None
+        await JobStore(ledger, lease_seconds=60).finish(
+            attempt, Outcome(state=state, conclusion="success", **result)
+        )
 
     common: dict[str, Any] = {"assignment": "task-1", "points": 10}
     try:

@@ -9,6 +9,7 @@ import httpx2
 
 from app.config import Settings
 from app.jobs.models import ReviewJob
+from app.jobs.store import JobStore, Outcome
 from app.ledger import Ledger
 from app.review.models import ReviewerResult, Submission
 from app.review.static import StaticReviewer
@@ -28,19 +29,20 @@ JOB = ReviewJob(
 async def test_a_claim_is_exclusive_until_its_lease_runs_out(tmp_path: Path) -> None:
     ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
     await ledger.migrate()
+    store = JobStore(ledger, lease_seconds=60)
     try:
         review_id = await ledger.enqueue_job(JOB)
-        assert await ledger.claim(review_id, lease_seconds=60) is not None
-        assert await ledger.claim(review_id, lease_seconds=60) is None  # another worker
+        first = await store.claim(review_id)
+        assert first is not None
+        assert await store.claim(review_id) is None  # another worker
         assert await ledger.runnable() == []
-        again = Ledger(ledger.engine)
-        # The worker died: its lease ran out (negative lease = already expired).
-        await again.extend_lease(review_id, -1)
-        assert await again.runnable() == [review_id]
-        stored = await again.claim(review_id, lease_seconds=60)
-        assert stored is not None and stored.attempts == 2
-        await ledger.finish(review_id, state="done", conclusion="success")
-        assert await ledger.claim(review_id, lease_seconds=60) is None
+        # The worker died: its lease ran out.
+        await store.interrupted(first, "test")
+        assert await ledger.runnable() == [review_id]
+        second = await JobStore(ledger, lease_seconds=60).claim(review_id)
+        assert second is not None and second.number == 2
+        await store.finish(second, Outcome(state="done", conclusion="success"))
+        assert await store.claim(review_id) is None
     finally:
         await ledger.close()
 

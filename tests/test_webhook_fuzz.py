@@ -30,10 +30,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from app.compose import running_services
 from app.config import Settings
 from app.render import COMMENT_MARKER
 from app.services import Services
-from app.web import create_app, running_services
+from app.web import create_app
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.gitrepo import GitRepo

@@ -138,7 +138,7 @@ async def review_repository(
     async with AsyncExitStack() as stack:
         llm, model = None, ""
         if use_llm:
-            from app.web import llm_factory, openai_client
+            from app.compose import llm_factory, openai_client
 
             client = openai_client(settings)
             stack.push_async_callback(client.close)

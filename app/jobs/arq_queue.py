@@ -10,20 +10,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker, func
+from redis.exceptions import LockError
 
-from app.jobs.execute import execute
+from app.jobs.execute import execute, supersede_older
 from app.jobs.runner import Runner
+from app.jobs.store import JobStore
 from app.ledger import Ledger
+from app.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 FUNCTION = "run_review"
+PARK_SECONDS = 0.5  # how soon a review whose PR is busy is tried again
+# arq's own limit sits above the job's (REVIEW_TIMEOUT_SECONDS covers lock, auth, publishing),
+# leaving the job time to conclude its check run when its own limit fires.
+ARQ_TIMEOUT_MARGIN = 120.0
 
 
 class ArqQueue:
@@ -60,6 +68,9 @@ class ArqQueue:
     async def size(self) -> int:
         return int(await self.pool.zcard(self.queue_name))
 
+    def health(self) -> list[str]:
+        return []  # the web side runs no loops: workers are separate processes
+
     async def ping(self) -> None:
         await self.pool.ping()
 
@@ -77,7 +88,8 @@ class ArqQueue:
 
 
 class RedisLocks:
-    """Subject locks across machines: reviews of one PR never run side by side."""
+    """Subject locks across machines: reviews of one PR never run side by side. A busy subject
+    is not waited for: the caller re-enqueues the review for later and frees its slot."""
 
     def __init__(self, redis: ArqRedis, timeout: float, prefix: str) -> None:
         self._redis = redis
@@ -85,39 +97,50 @@ class RedisLocks:
         self._prefix = prefix
 
     @contextlib.asynccontextmanager
-    async def __call__(self, subject: str) -> AsyncIterator[object]:
-        lock = self._redis.lock(
-            f"{self._prefix}:subject:{subject}", timeout=self._timeout, sleep=0.05
-        )
-        async with lock:
-            yield lock
+    async def __call__(self, subject: str) -> AsyncIterator[bool]:
+        lock = self._redis.lock(f"{self._prefix}:subject:{subject}", timeout=self._timeout)
+        if not await lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
 
 
 async def run_review(ctx: dict[str, Any], review_id: int) -> bool:
     deps: WorkerDeps = ctx["relo"]
-    return await execute(
-        review_id,
-        ledger=deps.ledger,
-        run=deps.runner.run,
-        lease_seconds=deps.lease_seconds,
-        subject_lock=RedisLocks(ctx["redis"], deps.lock_timeout, deps.queue_name),
+    subject = await supersede_older(deps.store, review_id)
+    if subject is None:
+        return False
+    locks = RedisLocks(ctx["redis"], deps.lock_timeout, deps.queue_name)
+    async with locks(subject) as held:
+        if held:
+            return await execute(review_id, store=deps.store, run=deps.runner.run)
+    # Another worker is reviewing this PR: come back shortly rather than hold this slot.
+    redis: ArqRedis = ctx["redis"]
+    await redis.enqueue_job(
+        FUNCTION, review_id,
+        _job_id=f"{deps.queue_name}:review:{review_id}:parked:{uuid.uuid4().hex}",
+        _defer_by=PARK_SECONDS,
+        _queue_name=deps.queue_name,
     )
+    return False
 
 
 class WorkerDeps:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        store: JobStore,
         runner: Runner,
-        lease_seconds: float,
         lock_timeout: float,
         queue_name: str = "relo:reviews",
     ) -> None:
         self.queue_name = queue_name
-        self.ledger = ledger
+        self.store = store
         self.runner = runner
-        self.lease_seconds = lease_seconds
         self.lock_timeout = lock_timeout
 
 
@@ -137,7 +160,7 @@ def make_worker(
         redis_settings=RedisSettings.from_dsn(redis_url),
         burst=burst,
         max_jobs=concurrency,
-        job_timeout=job_timeout,
+        job_timeout=job_timeout + ARQ_TIMEOUT_MARGIN,
         keep_result=3600,
         poll_delay=0.05,
         ctx={"relo": deps},
@@ -147,10 +170,15 @@ def make_worker(
     )
 
 
-async def sweep_forever(queue: ArqQueue, every: float) -> None:
+async def sweep_forever(queue: ArqQueue, every: float, metrics: Metrics) -> None:
+    """Put back on Redis what the ledger says is runnable; no failure ends this loop."""
     while True:
         await asyncio.sleep(every)
-        await queue.sweep()
+        try:
+            await queue.sweep()
+        except Exception:  # the loop boundary: log, count, keep sweeping
+            log.exception("sweep failed; retrying in %.0f s", every)
+            metrics.loop_errors.labels(loop="sweeper").inc()
 
 
 async def close_worker(worker: Worker) -> None:

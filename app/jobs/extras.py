@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from app.github.api import GitHubClient
 from app.github.publish import post_inline_comments, upsert_comment
 from app.github.reviewers import publish_reviewer_issue
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import ReviewJob
-from app.ledger import Ledger
+from app.jobs.store import Attempt, JobStore, LeaseLost
 from app.metrics import Metrics
 from app.render import comment_body, reviewer_report
 from app.review.assignment import Assignment
@@ -25,16 +27,19 @@ log = logging.getLogger(__name__)
 
 async def deliver_extras(
     gh: GitHubClient,
-    ledger: Ledger,
+    store: JobStore,
     metrics: Metrics,
-    review_id: int,
+    attempt: Attempt,
     job: ReviewJob,
     assignment: Assignment,
     review: Review,
 ) -> str | None:
     """The PR comment, the reviewers' issue and inline comments, after the check run is
-    complete. Each can fail on its own (a deleted reviewers' repo, a locked PR) without
-    undoing the review: the failure is logged and kept in the ledger."""
+    complete. Each can fail on its own (a deleted reviewers' repo, a locked PR, a ledger that
+    errors while remembering what was posted) without undoing the review: the failure is
+    logged, counted, and returned for the record."""
+    ledger = store.ledger
+    review_id = attempt.review_id
     problems: list[str] = []
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     if job.number is not None and assignment.feedback.pr_comment:
@@ -44,7 +49,7 @@ async def deliver_extras(
             body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
             known = await ledger.known_comment(job.subject)
             comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
-            await ledger.set_comment(review_id, comment_id)
+            await store.set_comment(attempt, comment_id)
 
         steps.append(("the PR comment", comment))
     if assignment.reviewer_repo:
@@ -78,7 +83,9 @@ async def deliver_extras(
     for what, step in steps:
         try:
             await step()
-        except EXPECTED_FAILURES as exc:
+        except LeaseLost:
+            raise
+        except (*EXPECTED_FAILURES, SQLAlchemyError, OSError) as exc:
             log.warning("review %s: could not post %s: %s", review_id, what, exc)
             metrics.failures.labels(kind="publish").inc()
             problems.append(f"Could not post {what}: {failure_sentence(exc)}")

@@ -1,7 +1,9 @@
-"""Running one review job: the I/O shell around the pure pipeline.
+"""Running one attempt at a review: the I/O shell around the pure pipeline, in four phases
+that never go back — prepare, review, publish, record.
 
 Every path out of `run` leaves the check run completed: a review that cannot be done ends with
-a conclusion and a sentence, and the ledger records why.
+a conclusion and a sentence, and the ledger records why. Once the check run carries a review,
+nothing downgrades it: the PR comment, the reviewers' issue and the record fail on their own.
 """
 
 from __future__ import annotations
@@ -18,12 +20,8 @@ from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
 from app.github.auth import AuthError, TokenCache
 from app.github.content import fetch_contents
-from app.github.publish import (
-    complete_check_run,
-    create_completed_check_run,
-    fail_check_run,
-    start_check_run,
-)
+from app.github.publish import complete_check_run, start_check_run
+from app.jobs import conclude as conclude_
 from app.jobs.extras import deliver_extras
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import ReviewJob
@@ -35,16 +33,17 @@ from app.jobs.reading import (
     open_pull_for,
     pull_text,
 )
-from app.ledger import Ledger, StoredReview
+from app.jobs.record import Work, account, outcome_for, record
+from app.jobs.store import Attempt, GiveUp, JobStore, LeaseLost, Outcome
+from app.ledger import Ledger
 from app.metrics import Metrics
-from app.render import check_output, failure_output
+from app.render import CheckOutput, check_output
 from app.review.assignment import Assignment
 from app.review.engine import (
     AssessmentCache,
     ReviewPlan,
     assessment_from_json,
     assessment_to_json,
-    is_late,
     review_submission,
 )
 from app.review.llm import LLMAssessment, LLMReviewer
@@ -68,9 +67,9 @@ class RunnerConfig:
 class Superseded(Exception):
     """A newer commit of the same PR or branch arrived; only the newest head is reviewed."""
 
-    def __init__(self, newer_head: str) -> None:
-        super().__init__(newer_head)
-        self.newer_head = newer_head
+    def __init__(self, newer: str) -> None:
+        super().__init__(newer)
+        self.newer = newer
 
 
 class Runner:
@@ -80,7 +79,7 @@ class Runner:
         config: RunnerConfig,
         http: httpx2.AsyncClient,
         tokens: TokenCache | None,
-        ledger: Ledger,
+        store: JobStore,
         reviewers: Callable[[ReviewJob], Sequence[Reviewer]],
         llm: LLMFactory | None = None,
         prices: dict[str, tuple[float, float]] | None = None,
@@ -91,7 +90,8 @@ class Runner:
         self.config = config
         self.http = http
         self.tokens = tokens
-        self.ledger = ledger
+        self.store = store
+        self.ledger: Ledger = store.ledger  # reads only: every write goes through the store
         self.reviewers = reviewers
         self.llm = llm
         self.prices = prices or {}
@@ -122,227 +122,182 @@ class Runner:
         token = await self.tokens.token(self.client(), installation_id)
         return self.client(token, installation_id)
 
-    # --- the job -----------------------------------------------------------------------------
+    # --- the job: prepare -> review -> publish -> record ------------------------------------
 
-    async def run(self, stored: StoredReview) -> None:
+    async def run(self, attempt: Attempt) -> None:
         self.metrics.in_flight.inc()
         try:
-            await self._run(stored)
+            if isinstance(attempt, GiveUp):
+                await self._give_up(attempt)
+            else:
+                await self._run(attempt)
         finally:
             self.metrics.in_flight.dec()
 
-    async def _run(self, stored: StoredReview) -> None:
-        job = stored.job
+    async def _run(self, attempt: Attempt) -> None:
+        work = Work(attempt=attempt, job=attempt.job, check_run_id=attempt.check_run_id)
         started = time.monotonic()
+        limit = self.config.review_timeout
         try:
-            gh = await self.installation_client(job.installation_id)
-        except EXPECTED_FAILURES as exc:
-            # Without a token there is no check run to complete; the ledger says why.
-            log.error("review %s: cannot authenticate: %s", stored.id, exc)
-            self.metrics.failures.labels(kind="auth").inc()
-            await self.ledger.finish(stored.id, state="failed", conclusion=None, error=str(exc))
-            return
-        check_run_id = stored.check_run_id
-        try:
-            if job.comment_id is not None and not job.head_sha:
-                allowed = await authorise_command(gh, job)
-                if allowed is None:
-                    await self.ledger.finish(
-                        stored.id, state="done", conclusion=None,
-                        error=f"/review by {job.sender} ignored: no write access or PR closed",
-                    )
+            async with asyncio.timeout(limit):
+                work.gh = await self.installation_client(attempt.job.installation_id)
+                assignment = await self.prepare(work)
+                if assignment is None:
                     return
-                job = allowed
-                stored = replace(stored, job=job)
-                await self.ledger.set_job(stored.id, job)
-            assignment = await assignment_for(gh, self.assignments, job)
-            if assignment is None:
-                log.info("review %s: %s matches no assignment; not reviewed", stored.id, job.repo)
-                await self.ledger.finish(
-                    stored.id,
-                    state="done",
-                    conclusion=None,
-                    error="the repository matches no assignment",
-                )
-                return
-            if job.kind == "push" and await open_pull_for(gh, job):
-                await self.ledger.finish(
-                    stored.id,
-                    state="done",
-                    conclusion=None,
-                    error="an open pull request covers this branch",
-                )
-                return
-            await self.checkpoint(stored)
-            if check_run_id is None:
-                check_run_id = await start_check_run(
-                    gh,
-                    job.repo,
-                    job.head_sha,
-                    name=self.config.check_run_name,
-                    external_id=job.external_id,
-                    reuse=stored.attempts > 1,
-                )
-                await self.ledger.set_check_run(stored.id, check_run_id)
-            try:
-                async with asyncio.timeout(self.config.review_timeout):
-                    review = await self.review(gh, job, assignment)
-            except TimeoutError as exc:
-                raise ReviewError(
-                    f"The review took longer than {self.config.review_timeout:g} seconds and "
-                    "was stopped (REVIEW_TIMEOUT_SECONDS)."
-                ) from exc
-            await self.checkpoint(stored)
-            show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
-            output = check_output(review, show_score=show_score)
-            await complete_check_run(gh, job.repo, check_run_id, output)
-            extras_error = await deliver_extras(
-                gh, self.ledger, self.metrics, stored.id, job, assignment, review
+                try:
+                    review = await self.review(work.client, work.job, assignment)
+                except TimeoutError as exc:
+                    raise ReviewError(f"The review took longer than {limit:g} seconds.") from exc
+                output = await self.publish(work, assignment, review)
+        except TimeoutError:
+            self.metrics.failures.labels(kind="timeout").inc()
+            await self._end(
+                work, conclude_.failed(
+                    f"The review took longer than {limit:g} seconds and was stopped "
+                    "(REVIEW_TIMEOUT_SECONDS)."
+                ),
+                state="failed",
             )
+            return
+        except LeaseLost as exc:
+            # Another attempt owns the review now: this one writes nothing more anywhere.
+            log.warning("review %s attempt %s stopped: %s", attempt.review_id, attempt.number, exc)
+            self.metrics.failures.labels(kind="lease_lost").inc()
+            return
         except Superseded as exc:
-            await self._superseded(gh, stored, check_run_id, exc.newer_head)
+            log.info("review %s superseded by a review of %s", attempt.review_id, exc.newer[:7])
+            await self._end(work, conclude_.superseded(exc.newer), state="superseded")
             return
         except ConfigProblem as exc:
-            await self._config_problem(gh, stored, check_run_id, str(exc))
+            log.warning("review %s: assignment config problem: %s", attempt.review_id, exc)
+            await self._end(work, conclude_.config_problem(str(exc)), state="failed")
+            return
+        except AuthError as exc:
+            if work.gh is None:
+                # Without a token there is no check run to complete; the ledger says why.
+                log.error("review %s: cannot authenticate: %s", attempt.review_id, exc)
+                self.metrics.failures.labels(kind="auth").inc()
+                await self._finish(work, Outcome(state="failed", error=str(exc)))
+                return
+            await self._failed(work, failure_sentence(exc), kind=type(exc).__name__)
             return
         except EXPECTED_FAILURES as exc:
-            self.metrics.failures.labels(kind=type(exc).__name__).inc()
-            await self._fail(gh, stored, check_run_id, failure_sentence(exc))
+            await self._failed(work, failure_sentence(exc), kind=type(exc).__name__)
             return
         except Exception as exc:
             # The job boundary: a bug must not leave the check run in progress. It is logged
             # with its traceback and counted, not hidden.
-            log.exception("review %s crashed", stored.id)
-            self.metrics.failures.labels(kind="internal").inc()
-            await self._fail(
-                gh,
-                stored,
-                check_run_id,
+            log.exception("review %s crashed", attempt.review_id)
+            await self._failed(
+                work,
                 f"Relo Review hit an internal error ({type(exc).__name__}); the operators "
                 "have the details in the service log.",
+                kind="internal",
             )
             return
-        await self._record(
-            stored, job, assignment, review, output.conclusion, started, extras_error
-        )
-
-    async def _record(
-        self,
-        stored: StoredReview,
-        job: ReviewJob,
-        assignment: Assignment,
-        review: Review,
-        conclusion: str,
-        started: float,
-        error: str | None = None,
-    ) -> None:
-        total = review.total
-        prompt = sum(u.prompt_tokens for u in review.usage)
-        completion = sum(u.completion_tokens for u in review.usage)
-        for u in review.usage:
-            self.metrics.llm_tokens.labels(model=u.model, kind="prompt").inc(u.prompt_tokens)
-            self.metrics.llm_tokens.labels(model=u.model, kind="completion").inc(
-                u.completion_tokens
+        # Published: from here on nothing downgrades the completed check run.
+        try:
+            problems = await deliver_extras(
+                work.client, self.store, self.metrics, attempt, work.job, assignment, review
             )
-        if review.usage:
-            self.metrics.llm_cost.labels(model=review.usage[0].model).inc(review.cost_usd)
-        self.metrics.reviews.labels(state="done").inc()
-        self.metrics.review_seconds.observe(time.monotonic() - started)
-        await self.ledger.finish(
-            stored.id,
-            state="done",
-            conclusion=conclusion,
-            error=error,
-            assignment=assignment.id,
-            score=total[0] if total else None,
-            points=total[1] if total else None,
-            scores={s.criterion_id: s.score for s in review.scores} if review.scores else None,
-            flags=len(review.flags) + sum(1 for f in review.findings if f.source == "injection"),
-            late=is_late(assignment, parse_time(job.received_at)),
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            cost_usd=review.cost_usd,
-            found=review.findings,
+        except LeaseLost as exc:
+            log.warning("review %s attempt %s stopped: %s", attempt.review_id, attempt.number, exc)
+            return
+        await self._finish(
+            work, outcome_for(review, assignment, work.job, output.conclusion, problems)
         )
+        account(self.metrics, review, time.monotonic() - started)
 
-    async def checkpoint(self, stored: StoredReview) -> None:
-        newer = await self.ledger.newer_head(stored.id, stored.job.subject)
-        if newer is not None and newer != stored.job.head_sha:
+    async def prepare(self, work: Work) -> Assignment | None:
+        """Who asked, which assignment, whether to review at all; the check run in progress.
+        None when there is nothing to review (recorded with the reason)."""
+        gh, job = work.client, work.job
+        if job.comment_id is not None and not job.head_sha:
+            allowed = await authorise_command(gh, job)
+            if allowed is None:
+                await self._finish(work, Outcome(
+                    state="done",
+                    error=f"/review by {job.sender} ignored: no write access or PR closed",
+                ))
+                return None
+            work.job = allowed
+            await self.store.set_job(work.attempt, allowed)
+        job = work.job
+        assignment = await assignment_for(gh, self.assignments, job)
+        if assignment is None:
+            log.info("review %s: %s matches no assignment", work.attempt.review_id, job.repo)
+            await self._finish(
+                work, Outcome(state="done", error="the repository matches no assignment")
+            )
+            return None
+        if job.kind == "push" and await open_pull_for(gh, job):
+            await self._finish(
+                work, Outcome(state="done", error="an open pull request covers this branch")
+            )
+            return None
+        await self.checkpoint(work)
+        if work.check_run_id is None:
+            check_run_id = await start_check_run(
+                gh, job.repo, job.head_sha,
+                name=self.config.check_run_name,
+                external_id=job.external_id,
+                reuse=work.attempt.number > 1,
+            )
+            await self.store.set_check_run(work.attempt, check_run_id)
+            work.check_run_id = check_run_id
+        return assignment
+
+    async def publish(self, work: Work, assignment: Assignment, review: Review) -> CheckOutput:
+        """Complete the check run, once this attempt has made sure it still owns the review."""
+        await self.checkpoint(work)
+        await self.store.renew(work.attempt)  # LeaseLost: a newer attempt publishes instead
+        show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
+        output = await asyncio.to_thread(check_output, review, show_score=show_score)
+        assert work.check_run_id is not None
+        await complete_check_run(work.client, work.job.repo, work.check_run_id, output)
+        work.completed = True
+        return output
+
+    async def checkpoint(self, work: Work) -> None:
+        newer = await self.ledger.newer_head(work.attempt.review_id, work.job.subject)
+        if newer is not None and newer != work.job.head_sha:
             raise Superseded(newer)
 
-    async def _superseded(
-        self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, newer: str
-    ) -> None:
-        log.info("review %s superseded by a review of %s", stored.id, newer[:7])
-        await self._conclude(
-            gh, stored, check_run_id,
-            create=False,  # nothing was posted for this head yet: leave it so
-            conclusion="cancelled",
-            title="Superseded by a newer commit",
-            summary=(
-                f"A newer commit ({newer[:7]}) arrived while this one was being reviewed; "
-                "only the newest commit is reviewed."
-            ),
-        )
-        await self.ledger.finish(stored.id, state="superseded", conclusion="cancelled")
-
-    async def _config_problem(
-        self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str
-    ) -> None:
-        log.warning("review %s: assignment config problem: %s", stored.id, sentence)
-        await self._conclude(
-            gh, stored, check_run_id,
-            conclusion="action_required",
-            title="The assignment configuration needs fixing",
-            summary=(
-                f"{sentence}\n\nThis submission was not reviewed. An organisation admin can fix "
-                "the file in the organisation's `.github` repository, then use **Re-run** on "
-                "this check."
-            ),
-        )
-        await self.ledger.finish(
-            stored.id, state="failed", conclusion="action_required", error=sentence
-        )
-
-    async def _fail(
-        self, gh: GitHubClient, stored: StoredReview, check_run_id: int | None, sentence: str
-    ) -> None:
-        log.warning("review %s failed: %s", stored.id, sentence)
-        self.metrics.reviews.labels(state="failed").inc()
-        title, summary = failure_output(sentence)
-        await self._conclude(
-            gh, stored, check_run_id, conclusion="neutral", title=title, summary=summary
-        )
-        await self.ledger.finish(stored.id, state="failed", conclusion="neutral", error=sentence)
-
-    async def _conclude(
-        self,
-        gh: GitHubClient,
-        stored: StoredReview,
-        check_run_id: int | None,
-        *,
-        conclusion: str,
-        title: str,
-        summary: str,
-        create: bool = True,
-    ) -> None:
-        """End this review's check run without a review; with `create`, post a completed one
-        when work never started, so the reason is visible on the commit."""
-        job = stored.job
+    async def _give_up(self, attempt: GiveUp) -> None:
+        work = Work(attempt=attempt, job=attempt.job, check_run_id=attempt.check_run_id)
+        sentence = conclude_.gave_up(attempt.max_attempts, attempt.last_error)
+        log.error("review %s: %s", attempt.review_id, sentence)
         try:
-            if check_run_id is not None:
-                await fail_check_run(
-                    gh, job.repo, check_run_id,
-                    conclusion=conclusion, title=title, summary=summary,
-                )
-            elif create and job.head_sha:
-                await create_completed_check_run(
-                    gh, job.repo, job.head_sha,
-                    name=self.config.check_run_name, external_id=job.external_id,
-                    conclusion=conclusion, title=title, summary=summary,
-                )
-        except EXPECTED_FAILURES:
-            log.exception("review %s: could not conclude its check run", stored.id)
+            work.gh = await self.installation_client(attempt.job.installation_id)
+        except EXPECTED_FAILURES as exc:
+            log.error("review %s: cannot authenticate to give up: %s", attempt.review_id, exc)
+        await self._failed(work, sentence, kind="gave_up")
+
+    async def _failed(self, work: Work, sentence: str, *, kind: str) -> None:
+        log.warning("review %s failed: %s", work.attempt.review_id, sentence)
+        self.metrics.failures.labels(kind=kind).inc()
+        self.metrics.reviews.labels(state="failed").inc()
+        await self._end(work, conclude_.failed(sentence), state="failed", error=sentence)
+
+    async def _end(
+        self, work: Work, ending: conclude_.Ending, *, state: str, error: str | None = None
+    ) -> None:
+        """Conclude the check run (unless already completed: nothing downgrades it), record."""
+        if work.gh is not None and not work.completed:
+            await conclude_.conclude(
+                work.gh, work.job, work.check_run_id, ending,
+                check_run_name=self.config.check_run_name,
+            )
+        await self._finish(work, Outcome(
+            state=state, conclusion=ending.conclusion, error=error or ending.summary,
+        ))
+
+    async def _finish(self, work: Work, outcome: Outcome) -> None:
+        """Record the outcome; a stale attempt's record is refused (LeaseLost) and dropped."""
+        try:
+            await record(self.store, work.attempt, outcome, sleep=self.sleep)
+        except LeaseLost as exc:
+            log.warning("review %s: result not recorded: %s", work.attempt.review_id, exc)
 
     # --- reviewing ---------------------------------------------------------------------------
 
@@ -352,7 +307,7 @@ class Runner:
             return assessment_from_json(text) if text is not None else None
 
         async def put(key: str, assessment: LLMAssessment) -> None:
-            await self.ledger.store_assessment(key, assessment_to_json(assessment))
+            await self.store.store_assessment(key, assessment_to_json(assessment))
 
         return get, put
 
