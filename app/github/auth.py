@@ -62,7 +62,17 @@ class TokenCache:
         return app_jwt(self._app_id, self._private_key, now=self._clock())
 
     def invalidate(self, installation_id: int) -> None:
+        """Forget the installation's token (GitHub refused it), so the next call asks anew."""
         self._tokens.pop(installation_id, None)
+
+    async def refresh(self, gh: GitHubClient, installation_id: int, stale: str) -> str:
+        """A token other than `stale`, which GitHub just refused (401). Requests that fail
+        together share one new token: only the first of them invalidates the cache."""
+        async with self._locks.setdefault(installation_id, asyncio.Lock()):
+            cached = self._tokens.get(installation_id)
+            if cached is not None and cached.token == stale:
+                self.invalidate(installation_id)
+        return await self.token(gh, installation_id)
 
     async def token(self, gh: GitHubClient, installation_id: int) -> str:
         cached = self._tokens.get(installation_id)

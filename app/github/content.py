@@ -1,27 +1,28 @@
 """The head's content of the changed files, in two requests whatever the number of files.
 
-We ask for the tarball (GitHub answers 302 to a short-lived link), stream it, and keep only the
-members we need, each capped in size. Nothing is written to disk, so hostile member names
-(`../../etc/passwd`, links) cannot escape anywhere; the tar parsing runs in a thread so the
-event loop never waits on decompression.
+We ask for the tarball through the GitHub client (GitHub answers 302 to a short-lived link),
+spool the download to a size-capped temporary file from the event loop, then read the members
+we need in one worker thread, each capped in size. The thread waits on nothing the loop must
+feed, so any number of concurrent downloads share the default thread pool without a deadlock.
+Nothing is extracted to disk, so hostile member names (`../../etc/passwd`, links) cannot escape.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
-import queue
 import tarfile
+import tempfile
+import threading
+import zlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import IO
 from urllib.parse import quote
 
-import httpx2
+from app.github.api import GitHubClient
 
-from app.github.api import USER_AGENT
-
-_END = b""
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # larger archives roll over to a temporary file
+WRITE_BATCH = 1024 * 1024  # disk writes leave the loop in batches of this size
 
 
 class ContentError(Exception):
@@ -34,42 +35,82 @@ class Contents:
     too_large: tuple[str, ...] = ()
 
 
-class _ChunkReader(io.RawIOBase):
-    """A blocking file object over chunks fed from the event loop, for tarfile's stream mode."""
+class _Spool:
+    """The archive as it arrives: in memory while small, then in a temporary file."""
 
-    def __init__(self, chunks: queue.Queue[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-        self._done = False
-        self.abandoned = False  # set from the loop when the download is cancelled
+    def __init__(self, max_bytes: int) -> None:
+        # Closed by whoever ends up owning it (see `_Extraction`), not by a `with` block.
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._max_bytes = max_bytes
+        self._pending = bytearray()
+        self._written = 0
 
-    def readable(self) -> bool:
-        return True
+    async def write(self, chunk: bytes) -> None:
+        if self._written + len(self._pending) + len(chunk) > self._max_bytes:
+            raise ContentError(f"The repository archive is larger than {self._max_bytes} bytes.")
+        self._pending += chunk
+        if len(self._pending) >= WRITE_BATCH:
+            await self.flush()
 
-    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._buffer and not self._done:
-            try:
-                chunk = self._chunks.get(timeout=1.0)
-            except queue.Empty:
-                if self.abandoned:
-                    raise OSError("download abandoned") from None
-                continue
-            if chunk is _END or chunk == b"":
-                self._done = True
-            else:
-                self._buffer = chunk
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        data = bytes(self._pending)
+        self._pending.clear()
+        if self._written + len(data) > SPOOL_IN_MEMORY:
+            await asyncio.to_thread(self.file.write, data)  # on disk: a blocking write
+        else:
+            self.file.write(data)
+        self._written += len(data)
+
+    async def reset(self) -> None:
+        self._pending.clear()
+        self._written = 0
+        await asyncio.to_thread(self._truncate)
+
+    def _truncate(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
 
 
-def _extract(reader: io.RawIOBase, wanted: Collection[str], max_file_bytes: int) -> Contents:
+class _Extraction:
+    """Who closes the spool: the thread once it runs, else the loop if it is cancelled first."""
+
+    def __init__(self, spool: IO[bytes]) -> None:
+        self.spool = spool
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._started = False
+
+    def run(self, wanted: Collection[str], max_file_bytes: int) -> Contents:
+        with self._lock:
+            if self.stop.is_set():
+                return Contents()
+            self._started = True
+        try:
+            return _extract(self.spool, wanted, max_file_bytes, self.stop)
+        finally:
+            self.spool.close()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self.stop.set()
+            if not self._started:
+                self.spool.close()
+
+
+def _extract(
+    spool: IO[bytes], wanted: Collection[str], max_file_bytes: int, stop: threading.Event
+) -> Contents:
+    """Read the wanted members; others are skipped by seeking, never copied."""
     files: dict[str, bytes] = {}
     too_large: list[str] = []
+    spool.seek(0)
     try:
-        with tarfile.open(fileobj=io.BufferedReader(reader), mode="r|gz") as archive:
+        with tarfile.open(fileobj=spool, mode="r:gz") as archive:
             for member in archive:
+                if stop.is_set():
+                    break
                 # GitHub prefixes every member with "<owner>-<repo>-<sha>/".
                 _, _, path = member.name.partition("/")
                 if path not in wanted or not member.isfile():
@@ -80,21 +121,14 @@ def _extract(reader: io.RawIOBase, wanted: Collection[str], max_file_bytes: int)
                 handle = archive.extractfile(member)
                 if handle is not None:
                     files[path] = handle.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise ContentError(f"The repository archive could not be read ({exc}).") from exc
-    finally:
-        # Drain the feeder so it never blocks on a full queue after an early error.
-        with contextlib.suppress(OSError):
-            while reader.read(65536):
-                pass
     return Contents(files=files, too_large=tuple(too_large))
 
 
 async def fetch_contents(
-    http: httpx2.AsyncClient,
+    gh: GitHubClient,
     *,
-    api_url: str,
-    token: str,
     repo: str,
     ref: str,
     paths: Collection[str],
@@ -105,41 +139,17 @@ async def fetch_contents(
     wanted = frozenset(paths)
     if not wanted:
         return Contents()
-    url = f"{api_url.rstrip('/')}/repos/{repo}/tarball/{quote(ref, safe='')}"
-    headers = {"authorization": f"token {token}", "user-agent": USER_AGENT}
+    location = await gh.redirect_location(f"/repos/{repo}/tarball/{quote(ref, safe='')}")
+    spool = _Spool(max_archive_bytes)
     try:
-        first = await http.get(url, headers=headers, follow_redirects=False)
-    except httpx2.HTTPError as exc:
-        raise ContentError(f"GitHub could not be reached for the archive ({exc}).") from exc
-    if first.status_code not in {301, 302, 303, 307, 308} or "location" not in first.headers:
-        raise ContentError(f"GitHub answered {first.status_code} to the archive request.")
-    location = first.headers["location"]
-
-    chunks: queue.Queue[bytes] = queue.Queue(maxsize=16)
-    reader = _ChunkReader(chunks)
-    loop = asyncio.get_running_loop()
-    extraction = loop.run_in_executor(None, _extract, reader, wanted, max_file_bytes)
-    received = 0
-    try:
-        async with http.stream("GET", location, headers={"user-agent": USER_AGENT}) as response:
-            if response.status_code != 200:
-                raise ContentError(f"The archive link answered {response.status_code}.")
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > max_archive_bytes:
-                    raise ContentError(
-                        f"The repository archive is larger than {max_archive_bytes} bytes."
-                    )
-                await loop.run_in_executor(None, chunks.put, chunk)
-    except asyncio.CancelledError:
-        reader.abandoned = True
+        await gh.download(location, spool)
+        await spool.flush()
+    except BaseException:
+        spool.file.close()
         raise
-    except (ContentError, httpx2.HTTPError) as exc:
-        await loop.run_in_executor(None, chunks.put, _END)
-        with contextlib.suppress(ContentError):
-            await extraction
-        if isinstance(exc, ContentError):
-            raise
-        raise ContentError(f"The archive download failed ({exc}).") from exc
-    await loop.run_in_executor(None, chunks.put, _END)
-    return await extraction
+    extraction = _Extraction(spool.file)
+    try:
+        return await asyncio.to_thread(extraction.run, wanted, max_file_bytes)
+    except asyncio.CancelledError:
+        extraction.abandon()
+        raise

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.github.api import GitHubClient, get_with_links
+from app.github.api import GitHubClient
 from app.github.change import COMPARE_FILES_LIMIT, PULL_FILES_LIMIT, build_change
 from app.review.models import Change
 
@@ -54,9 +54,9 @@ async def compare(
 async def first_commit(gh: GitHubClient, repo: str, head: str) -> str:
     """The oldest commit reachable from head: the starter code in a Classroom-style repo."""
     url = f"/repos/{repo}/commits?sha={head}&per_page=1"
-    page, links = await get_with_links(gh, url)
+    page, links = await gh.get_with_links(url)
     if "last" in links:
-        page, _ = await get_with_links(gh, links["last"])
+        page, _ = await gh.get_with_links(links["last"])
     if not page:
         raise BaselineError(f"{repo} has no commits before {head[:7]}.")
     return str(page[-1]["sha"])

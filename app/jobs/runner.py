@@ -119,8 +119,15 @@ class Runner:
     async def installation_client(self, installation_id: int) -> GitHubClient:
         if self.tokens is None:
             raise AuthError("The GitHub App is not configured (GITHUB_APP_ID and a private key).")
-        token = await self.tokens.token(self.client(), installation_id)
-        return self.client(token, installation_id)
+        tokens = self.tokens
+        token = await tokens.token(self.client(), installation_id)
+        gh = self.client(token, installation_id)
+
+        async def fresh_token(stale: str) -> str:  # after a 401: the token was revoked early
+            return await tokens.refresh(self.client(), installation_id, stale)
+
+        gh.refresh_token = fresh_token
+        return gh
 
     # --- the job: prepare -> review -> publish -> record ------------------------------------
 
@@ -315,9 +322,7 @@ class Runner:
         fetched = await fetch_change(gh, job, assignment)
         change = fetched.change
         contents = await fetch_contents(
-            self.http,
-            api_url=self.config.api_url,
-            token=gh.oauth_token or "",
+            gh,
             repo=job.repo,
             ref=job.head_sha,
             paths=[f.path for f in change.files],
