@@ -1,15 +1,19 @@
 """Posting results back: the check run (created once per head, found again by external id) and
-the sticky PR comment (found by its hidden marker and edited in place)."""
+the sticky PR comment (found by its hidden marker and edited in place).
+
+Creations are POSTs, which the client does not repeat when their answer is lost: each creator
+passes `create_once` a lookup that recognises what it sent, so a lost answer never leaves a
+second check run, comment or review behind (nor a first one `in_progress` forever)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from gidgethub import BadRequest
 
-from app.github.api import GitHubClient
+from app.github.api import GitHubClient, create_once
 from app.render import COMMENT_MARKER, CheckOutput
 from app.review.models import Finding
 
@@ -27,16 +31,45 @@ def _now() -> str:
 
 
 async def find_check_run(
-    gh: GitHubClient, repo: str, head_sha: str, *, name: str, external_id: str
+    gh: GitHubClient,
+    repo: str,
+    head_sha: str,
+    *,
+    name: str,
+    external_id: str,
+    also: Callable[[dict[str, Any]], bool] = lambda run: True,
 ) -> dict[str, Any] | None:
-    """A check run this app already made for this review (after a crash or a redelivery)."""
+    """A check run this app already made for this review (after a crash, a redelivery or a
+    lost answer); `also` narrows it down to the one a given request made."""
     async for run in gh.getiter(
         f"/repos/{repo}/commits/{head_sha}/check-runs?check_name={name}&filter=latest&per_page=100",
         iterable_key="check_runs",
     ):
-        if run.get("external_id") == external_id:
+        if run.get("external_id") == external_id and also(dict(run)):
             return dict(run)
     return None
+
+
+async def _create_check_run(
+    gh: GitHubClient, repo: str, head_sha: str, data: dict[str, Any], *, mark: str
+) -> int:
+    """POST a check run once. `mark` is a timestamp field of `data` (`started_at` or
+    `completed_at`): with the external id and status it tells our run from earlier ones."""
+
+    def ours(run: dict[str, Any]) -> bool:
+        return bool(run.get(mark) == data[mark] and run.get("status") == data["status"])
+
+    async def create() -> int:
+        created = await gh.post(f"/repos/{repo}/check-runs", data=data)
+        return int(created["id"])
+
+    async def find() -> int | None:
+        run = await find_check_run(
+            gh, repo, head_sha, name=data["name"], external_id=data["external_id"], also=ours
+        )
+        return int(run["id"]) if run is not None else None
+
+    return await create_once(gh, create, find)
 
 
 async def start_check_run(
@@ -53,18 +86,15 @@ async def start_check_run(
         existing = await find_check_run(gh, repo, head_sha, name=name, external_id=external_id)
         if existing is not None and existing.get("status") != "completed":
             return int(existing["id"])
-    created = await gh.post(
-        f"/repos/{repo}/check-runs",
-        data={
-            "name": name,
-            "head_sha": head_sha,
-            "status": "in_progress",
-            "external_id": external_id,
-            "started_at": _now(),
-            "output": {"title": "Reviewing…", "summary": "The review is running."},
-        },
-    )
-    return int(created["id"])
+    data = {
+        "name": name,
+        "head_sha": head_sha,
+        "status": "in_progress",
+        "external_id": external_id,
+        "started_at": _now(),
+        "output": {"title": "Reviewing…", "summary": "The review is running."},
+    }
+    return await _create_check_run(gh, repo, head_sha, data, mark="started_at")
 
 
 async def complete_check_run(
@@ -124,19 +154,16 @@ async def create_completed_check_run(
     summary: str,
 ) -> int:
     """A check run that is born completed, e.g. `action_required` for a broken assignment config."""
-    created = await gh.post(
-        f"/repos/{repo}/check-runs",
-        data={
-            "name": name,
-            "head_sha": head_sha,
-            "external_id": external_id,
-            "status": "completed",
-            "conclusion": conclusion,
-            "completed_at": _now(),
-            "output": {"title": title, "summary": summary},
-        },
-    )
-    return int(created["id"])
+    data = {
+        "name": name,
+        "head_sha": head_sha,
+        "external_id": external_id,
+        "status": "completed",
+        "conclusion": conclusion,
+        "completed_at": _now(),
+        "output": {"title": title, "summary": summary},
+    }
+    return await _create_check_run(gh, repo, head_sha, data, mark="completed_at")
 
 
 async def upsert_comment(
@@ -153,16 +180,35 @@ async def upsert_comment(
         except BadRequest as exc:
             if int(exc.status_code) != 404:
                 raise
+    existing = await find_marked_comment(gh, repo, number)
+    if existing is not None:
+        if existing.get("body") != body:
+            await gh.patch(f"/repos/{repo}/issues/comments/{existing['id']}", data={"body": body})
+        return int(existing["id"])
+    return await create_marked_comment(gh, repo, number, body)
+
+
+async def find_marked_comment(gh: GitHubClient, repo: str, number: int) -> dict[str, Any] | None:
+    """Our comment on issue or PR `number`: posted by a bot, with our hidden marker."""
     async for comment in gh.getiter(f"/repos/{repo}/issues/{number}/comments?per_page=100"):
         user = comment.get("user") or {}
         if COMMENT_MARKER in (comment.get("body") or "") and user.get("type") == "Bot":
-            if comment.get("body") != body:
-                await gh.patch(
-                    f"/repos/{repo}/issues/comments/{comment['id']}", data={"body": body}
-                )
-            return int(comment["id"])
-    created = await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})
-    return int(created["id"])
+            return dict(comment)
+    return None
+
+
+async def create_marked_comment(gh: GitHubClient, repo: str, number: int, body: str) -> int:
+    """Post `body` (which carries our marker) once, even if GitHub's answer is lost."""
+
+    async def create() -> int:
+        created = await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})
+        return int(created["id"])
+
+    async def find() -> int | None:
+        found = await find_marked_comment(gh, repo, number)
+        return int(found["id"]) if found is not None else None
+
+    return await create_once(gh, create, find)
 
 
 def _inline_body(finding: Finding) -> str:
@@ -185,6 +231,19 @@ def inline_comment(finding: Finding, head_sha: str) -> dict[str, Any]:
     return comment
 
 
+def _inline_key(comment: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return comment.get("path"), comment.get("line"), comment.get("body")
+
+
+async def _inline_posted(gh: GitHubClient, repo: str, number: int) -> set[tuple[Any, Any, Any]]:
+    """Our inline comments on the PR, by (path, line, body)."""
+    return {
+        _inline_key(comment)
+        async for comment in gh.getiter(f"/repos/{repo}/pulls/{number}/comments?per_page=100")
+        if INLINE_MARKER in (comment.get("body") or "")
+    }
+
+
 async def post_inline_comments(
     gh: GitHubClient,
     repo: str,
@@ -197,15 +256,20 @@ async def post_inline_comments(
     """Findings as review comments on their lines, once each. One review carries them all; if
     GitHub refuses it (422: a line it cannot place), each comment goes alone and the ones it
     refuses are dropped, so one bad line never loses the rest. Returns how many were posted."""
-    existing = set()
-    async for comment in gh.getiter(f"/repos/{repo}/pulls/{number}/comments?per_page=100"):
-        if INLINE_MARKER in (comment.get("body") or ""):
-            existing.add((comment.get("path"), comment.get("line"), comment.get("body")))
+    existing = await _inline_posted(gh, repo, number)
     wanted = [inline_comment(f, head_sha) for f in findings[:limit]]
-    fresh = [c for c in wanted if (c["path"], c["line"], c["body"]) not in existing]
+    fresh = [c for c in wanted if _inline_key(c) not in existing]
     if not fresh:
         return 0
-    try:
+
+    def posted(comments: list[dict[str, Any]]) -> Callable[[], Awaitable[bool | None]]:
+        async def find() -> bool | None:
+            now = await _inline_posted(gh, repo, number)
+            return True if all(_inline_key(c) in now for c in comments) else None
+
+        return find
+
+    async def review() -> bool:
         await gh.post(
             f"/repos/{repo}/pulls/{number}/reviews",
             data={
@@ -215,19 +279,27 @@ async def post_inline_comments(
                 "comments": fresh,
             },
         )
+        return True
+
+    try:
+        await create_once(gh, review, posted(fresh))  # a review is all or nothing
         return len(fresh)
     except BadRequest as exc:
         if int(exc.status_code) != 422:
             raise
-    posted = 0
+    count = 0
     for comment in fresh:
-        try:
+
+        async def single(comment: dict[str, Any] = comment) -> bool:
             await gh.post(
-                f"/repos/{repo}/pulls/{number}/comments",
-                data={**comment, "commit_id": head_sha},
+                f"/repos/{repo}/pulls/{number}/comments", data={**comment, "commit_id": head_sha}
             )
-            posted += 1
+            return True
+
+        try:
+            await create_once(gh, single, posted([comment]))
+            count += 1
         except BadRequest as exc:
             if int(exc.status_code) != 422:
                 raise
-    return posted
+    return count

@@ -56,9 +56,10 @@ async def deliver_extras(
         reviewer_repo = assignment.reviewer_repo
 
         async def reviewers_issue() -> None:
-            await publish_reviewer_issue(
+            known = await ledger.reviewer_issue(reviewer_repo, job.repo)
+            number, results_id = await publish_reviewer_issue(
                 gh,
-                ledger,
+                known=known,
                 reviewer_repo=reviewer_repo,
                 repo=job.repo,
                 title=f"{assignment.title}: {job.repo}",
@@ -71,6 +72,8 @@ async def deliver_extras(
                     late=is_late(assignment, parse_time(job.received_at)),
                 ),
             )
+            if known != (number, results_id):
+                await store.remember_reviewer_issue(reviewer_repo, job.repo, number, results_id)
 
         steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
     if job.number is not None and assignment.feedback.inline_comments:
