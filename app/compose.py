@@ -16,7 +16,6 @@ import openai
 
 from app.config import Settings
 from app.github.auth import TokenCache
-from app.intake import Intake
 from app.jobs.arq_queue import ArqQueue
 from app.jobs.base import Queue
 from app.jobs.inprocess import InProcessQueue
@@ -158,6 +157,8 @@ async def running_services(
 ) -> AsyncIterator[Services]:
     """The web process. With the embedded queue it also runs reviews; with arq it only
     enqueues (`with_runner` builds a runner anyway, for tests that drive arq workers)."""
+    from app.intake import Intake  # the web process's alone: workers never import it
+
     async with AsyncExitStack() as stack:
         store = await open_store(settings, stack)
         metrics = Metrics()

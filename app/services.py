@@ -4,14 +4,17 @@ around: what the web process holds, and what a worker holds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.config import Settings
-from app.intake import Intake
 from app.jobs.base import Queue
 from app.jobs.runner import Runner
 from app.jobs.store import JobStore
 from app.ledger import Ledger
 from app.metrics import Metrics
+
+if TYPE_CHECKING:  # the web process's alone: workers never import it
+    from app.intake import Intake
 
 
 @dataclass(slots=True)
