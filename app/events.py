@@ -14,7 +14,7 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from app.jobs.models import ReviewJob
+from app.jobs.models import CommandJob, PullRequestJob, PushJob, RerunJob, ReviewJob
 
 ZERO_SHA = "0" * 40
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
@@ -139,9 +139,8 @@ async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
         return Decision(reason="pull request is not open")
     head, base = _obj(pr, "head"), _obj(pr, "base")
     head_repo = head.get("repo")
-    job = ReviewJob(
+    job = PullRequestJob(
         **_base(event, ctx),
-        kind="pull_request",
         head_sha=_sha(head, "sha"),
         base_sha=_sha(base, "sha"),
         number=_int(pr, "number", MAX_NUMBER),
@@ -167,35 +166,40 @@ async def _push(event: sansio.Event, ctx: Context) -> Decision:
     default = _obj(data, "repository").get("default_branch")
     if branch != default:
         return Decision(reason=f"push to {branch!r}, not the default branch")
-    job = ReviewJob(**_base(event, ctx), kind="push", head_sha=_sha(data, "after"), ref=branch)
+    job = PushJob(**_base(event, ctx), head_sha=_sha(data, "after"), ref=branch)
     return Decision(jobs=(job,))
+
+
+_OUR_PR_RUN = re.compile(r"^relo:pr:([0-9]{1,9})$")
 
 
 def _from_check(
     event: sansio.Event, ctx: Context, holder: Mapping[str, Any], branch: Any
 ) -> Decision:
+    """A re-run of a check. A fork's PR arrives with `pull_requests: []` and no branch: our own
+    check run still names its PR in its external id; a check suite names nothing, and the
+    worker finds the submission the commit belongs to."""
     pulls = holder.get("pull_requests")
     head_sha = _sha(holder, "head_sha")
     base = _base(event, ctx)
+    ours = _OUR_PR_RUN.match(str(holder.get("external_id") or ""))
+    job: ReviewJob
     if isinstance(pulls, list) and pulls and isinstance(pulls[0], Mapping):
         pr = pulls[0]
-        job = ReviewJob(
+        job = PullRequestJob(
             **base,
-            kind="pull_request",
             head_sha=head_sha,
             number=_int(pr, "number", MAX_NUMBER),
             base_sha=_sha(_obj(pr, "base"), "sha"),
             ref=_ref(branch),
             fresh=True,
         )
+    elif ours is not None:
+        job = PullRequestJob(**base, head_sha=head_sha, number=int(ours[1]), fresh=True)
+    elif _ref(branch) is not None:
+        job = PushJob(**base, head_sha=head_sha, ref=_ref(branch), fresh=True)
     else:
-        job = ReviewJob(
-            **base,
-            kind="push",
-            head_sha=head_sha,
-            ref=_ref(branch),
-            fresh=True,
-        )
+        job = RerunJob(**base, head_sha=head_sha, fresh=True)
     return Decision(jobs=(job,))
 
 
@@ -253,9 +257,8 @@ async def _comment(event: sansio.Event, ctx: Context) -> Decision:
         return Decision(reason="comment by a bot")
     if not has_review_command(_text(comment, "body")):
         return Decision(reason="comment has no /review command")
-    job = ReviewJob(
+    job = CommandJob(
         **_base(event, ctx),
-        kind="pull_request",
         head_sha="",  # the worker reads the PR's current head once the author is allowed
         number=_int(issue, "number", MAX_NUMBER),
         comment_id=_int(comment, "id"),

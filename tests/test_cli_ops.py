@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from app.__main__ import main
 from app.config import Settings
-from app.jobs.models import ReviewJob
+from app.jobs.models import PushJob, ReviewJob
 from app.jobs.store import JobStore, Outcome
 from app.ledger import Ledger
 from tests.fakes.github_http import serve_in_thread
@@ -142,11 +142,10 @@ def test_replay_errors(
 
 
 def job(repo: str, head: str, sender: str, received: str) -> ReviewJob:
-    return ReviewJob(
+    return PushJob(
         installation_id=1,
         repo=repo,
         head_sha=head,
-        kind="push",
         delivery_id=f"d-{repo}-{head}-{received}",
         event="push",
         received_at=received,

@@ -8,6 +8,7 @@ import pytest
 from gidgethub import sansio
 
 from app.events import Context, Decision, decide
+from app.jobs.models import PullRequestJob, PushJob, RerunJob
 from tests.support import published, pull_request_payload, push_payload
 
 CTX = Context(delivery_id="d-1", received_at="2026-11-29T00:00:00+00:00")
@@ -42,7 +43,8 @@ async def test_draft_waits_and_closed_is_ignored() -> None:
 
 async def test_push_to_default_branch_reviews_since_baseline() -> None:
     [job] = (await run("push", push_payload("acme/t", after=SHA_A))).jobs
-    assert (job.kind, job.ref, job.head_sha, job.base_sha) == ("push", "main", SHA_A, None)
+    assert isinstance(job, PushJob)
+    assert (job.kind, job.ref, job.head_sha) == ("push", "main", SHA_A)
 
 
 @pytest.mark.parametrize(
@@ -128,3 +130,37 @@ async def test_published_payloads_become_jobs(event: str, name: str, kind: str) 
 )
 async def test_published_payloads_without_work(event: str, name: str) -> None:
     assert (await run(event, published(event, name))).jobs == ()
+
+
+# --- forks: check payloads carry `pull_requests: []` and `head_branch: null` -------------------
+
+
+def _fork_check_run(external_id: str | None) -> dict[str, Any]:
+    return {
+        "action": "rerequested",
+        "check_run": {
+            "id": 9, "head_sha": SHA_A, "name": "Relo Review", "external_id": external_id,
+            "check_suite": {"head_branch": None}, "pull_requests": [],
+        },
+        "repository": {"full_name": "acme/t", "default_branch": "main"},
+        "installation": {"id": 1},
+    }
+
+
+async def test_a_fork_prs_check_run_rerun_is_a_review_of_that_pr() -> None:
+    [job] = (await run("check_run", _fork_check_run("relo:pr:12"))).jobs
+    assert isinstance(job, PullRequestJob)
+    assert (job.number, job.head_sha, job.base_sha, job.fresh) == (12, SHA_A, None, True)
+
+
+async def test_a_fork_prs_suite_rerun_is_resolved_by_the_worker_not_pushed_to_none() -> None:
+    payload = {
+        "action": "rerequested",
+        "check_suite": {"id": 3, "head_sha": SHA_A, "head_branch": None, "pull_requests": []},
+        "repository": {"full_name": "acme/t", "default_branch": "main"},
+        "installation": {"id": 1},
+    }
+    [job] = (await run("check_suite", payload)).jobs
+    assert isinstance(job, RerunJob) and job.head_sha == SHA_A
+    [other] = (await run("check_run", _fork_check_run("someone-else:42"))).jobs
+    assert isinstance(other, RerunJob)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from app.config import Settings
 from app.jobs.execute import run_attempt
 from app.jobs.inprocess import InProcessQueue
-from app.jobs.models import ReviewJob
+from app.jobs.models import PullRequestJob
 from app.jobs.store import Attempt, JobStore, LeaseLost, Outcome
 from app.ledger import Ledger, findings, reviews
 from app.review.models import Finding, ReviewerResult, Severity, Submission
@@ -26,8 +26,8 @@ from tests.conftest import harness_for
 from tests.fakes.github import FakeGitHub
 from tests.scenarios import REPO, ledger_rows, make_repo, only_run, open_pr
 
-JOB = ReviewJob(
-    installation_id=1, repo="acme/t", head_sha="a" * 40, kind="pull_request",
+JOB = PullRequestJob(
+    installation_id=1, repo="acme/t", head_sha="a" * 40,
     delivery_id="d", event="pull_request", received_at="2026-11-29T00:00:00+00:00", number=3,
     base_sha="b" * 40,
 )

@@ -8,7 +8,7 @@ from typing import Any
 import httpx2
 
 from app.config import Settings
-from app.jobs.models import ReviewJob
+from app.jobs.models import PullRequestJob
 from app.jobs.store import JobStore, Outcome
 from app.ledger import Ledger
 from app.review.models import ReviewerResult, Submission
@@ -19,8 +19,8 @@ from tests.fakes.gitrepo import GitRepo
 from tests.scenarios import REPO, make_repo, open_pr
 from tests.support import pull_request_payload
 
-JOB = ReviewJob(
-    installation_id=1, repo="acme/t", head_sha="a" * 40, kind="pull_request",
+JOB = PullRequestJob(
+    installation_id=1, repo="acme/t", head_sha="a" * 40,
     delivery_id="d", event="pull_request", received_at="2026-11-29T00:00:00+00:00", number=3,
     base_sha="b" * 40,
 )

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
+from app.jobs.models import CommandJob
 from app.jobs.store import Attempt, JobStore, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ async def supersede_older(store: JobStore, review_id: int) -> str | None:
     if stored is None:
         return None
     # A /review command supersedes nothing: its author may turn out not to be allowed.
-    if stored.job.comment_id is None:
+    if not isinstance(stored.job, CommandJob):
         for older in await store.supersede_older(review_id, stored.job.subject):
             log.info("review %s superseded by review %s", older, review_id)
     return stored.job.subject

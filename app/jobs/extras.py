@@ -14,7 +14,7 @@ from app.github.api import GitHubClient
 from app.github.publish import post_inline_comments, upsert_comment
 from app.github.reviewers import publish_reviewer_issue
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
-from app.jobs.models import ReviewJob
+from app.jobs.models import PullRequestJob, ResolvedJob
 from app.jobs.store import Attempt, JobStore, LeaseLost
 from app.metrics import Metrics
 from app.render import comment_body, reviewer_report
@@ -30,7 +30,7 @@ async def deliver_extras(
     store: JobStore,
     metrics: Metrics,
     attempt: Attempt,
-    job: ReviewJob,
+    job: ResolvedJob,
     assignment: Assignment,
     review: Review,
 ) -> str | None:
@@ -42,8 +42,9 @@ async def deliver_extras(
     review_id = attempt.review_id
     problems: list[str] = []
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-    if job.number is not None and assignment.feedback.pr_comment:
-        number = job.number
+    pull = job if isinstance(job, PullRequestJob) else None
+    if pull is not None and assignment.feedback.pr_comment:
+        number = pull.number
 
         async def comment() -> None:
             body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
@@ -66,7 +67,7 @@ async def deliver_extras(
                 body=reviewer_report(
                     review,
                     repo=job.repo,
-                    subject=f"PR #{job.number}" if job.number else f"push to {job.ref}",
+                    subject=f"PR #{pull.number}" if pull else f"push to {job.ref}",
                     author=job.sender,
                     received_at=job.received_at,
                     late=is_late(assignment, parse_time(job.received_at)),
@@ -76,8 +77,8 @@ async def deliver_extras(
                 await store.remember_reviewer_issue(reviewer_repo, job.repo, number, results_id)
 
         steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
-    if job.number is not None and assignment.feedback.inline_comments:
-        number = job.number
+    if pull is not None and assignment.feedback.inline_comments:
+        number = pull.number
 
         async def inline() -> None:
             await post_inline_comments(gh, job.repo, number, job.head_sha, review.findings)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.github.api import GitHubClient
 from app.jobs.failures import parse_time
-from app.jobs.models import ReviewJob
+from app.jobs.models import ResolvedJob, ReviewJob
 from app.jobs.store import Attempt, JobStore, Outcome
 from app.metrics import Metrics
 from app.review.assignment import Assignment
@@ -36,7 +36,13 @@ class Work:
     job: ReviewJob
     check_run_id: int | None = None
     gh: GitHubClient | None = None
+    resolved: ResolvedJob | None = None  # what the job turned out to ask for (prepare)
     completed: bool = False  # the check run carries a finished review: never downgrade it
+
+    @property
+    def target(self) -> ResolvedJob:
+        assert self.resolved is not None, "resolved in prepare"
+        return self.resolved
 
     @property
     def client(self) -> GitHubClient:

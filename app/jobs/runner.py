@@ -24,13 +24,13 @@ from app.github.publish import complete_check_run, start_check_run
 from app.jobs import conclude as conclude_
 from app.jobs.extras import deliver_extras
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
-from app.jobs.models import ReviewJob
+from app.jobs.models import ResolvedJob, ReviewJob
 from app.jobs.reading import (
     ConfigProblem,
     assignment_for,
-    authorise_command,
     fetch_change,
-    open_pull_for,
+    Skip,
+    resolve,
     pull_text,
 )
 from app.jobs.record import Work, account, outcome_for, record
@@ -152,7 +152,7 @@ class Runner:
                 if assignment is None:
                     return
                 try:
-                    review = await self.review(work.client, work.job, assignment)
+                    review = await self.review(work.client, work.target, assignment)
                 except TimeoutError as exc:
                     raise ReviewError(f"The review took longer than {limit:g} seconds.") from exc
                 output = await self.publish(work, assignment, review)
@@ -205,7 +205,7 @@ class Runner:
         # Published: from here on nothing downgrades the completed check run.
         try:
             problems = await deliver_extras(
-                work.client, self.store, self.metrics, attempt, work.job, assignment, review
+                work.client, self.store, self.metrics, attempt, work.target, assignment, review
             )
         except LeaseLost as exc:
             log.warning("review %s attempt %s stopped: %s", attempt.review_id, attempt.number, exc)
@@ -218,28 +218,21 @@ class Runner:
     async def prepare(self, work: Work) -> Assignment | None:
         """Who asked, which assignment, whether to review at all; the check run in progress.
         None when there is nothing to review (recorded with the reason)."""
-        gh, job = work.client, work.job
-        if job.comment_id is not None and not job.head_sha:
-            allowed = await authorise_command(gh, job)
-            if allowed is None:
-                await self._finish(work, Outcome(
-                    state="done",
-                    error=f"/review by {job.sender} ignored: no write access or PR closed",
-                ))
-                return None
-            work.job = allowed
-            await self.store.set_job(work.attempt, allowed)
-        job = work.job
+        gh = work.client
+        job = await resolve(gh, self.ledger, work.job)
+        if isinstance(job, Skip):
+            log.info("review %s: not reviewed: %s", work.attempt.review_id, job.reason)
+            await self._finish(work, Outcome(state="done", error=job.reason))
+            return None
+        if job != work.job:
+            await self.store.set_job(work.attempt, job)
+            await self.checkpoint(work)
+        work.job = work.resolved = job
         assignment = await assignment_for(gh, self.assignments, job)
         if assignment is None:
             log.info("review %s: %s matches no assignment", work.attempt.review_id, job.repo)
             await self._finish(
                 work, Outcome(state="done", error="the repository matches no assignment")
-            )
-            return None
-        if job.kind == "push" and await open_pull_for(gh, job):
-            await self._finish(
-                work, Outcome(state="done", error="an open pull request covers this branch")
             )
             return None
         await self.checkpoint(work)
@@ -318,7 +311,7 @@ class Runner:
 
         return get, put
 
-    async def review(self, gh: GitHubClient, job: ReviewJob, assignment: Assignment) -> Review:
+    async def review(self, gh: GitHubClient, job: ResolvedJob, assignment: Assignment) -> Review:
         fetched = await fetch_change(gh, job, assignment)
         change = fetched.change
         contents = await fetch_contents(

@@ -157,7 +157,8 @@ class JobStore:
     async def set_job(self, attempt: Attempt, job: ReviewJob) -> None:
         """A `/review` command or a re-run learns its head and PR once resolved."""
         await self._write(
-            attempt, head_sha=job.head_sha, subject=job.subject, number=job.number, ref=job.ref,
+            attempt, head_sha=job.head_sha, subject=job.subject,
+            number=getattr(job, "number", None), ref=getattr(job, "ref", None),
             job=json.dumps(job.to_dict()),
         )
 
