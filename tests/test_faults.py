@@ -15,6 +15,7 @@ from app.config import Settings
 from tests.conftest import Harness, harness_for
 from tests.fakes.github import FakeGitHub
 from tests.scenarios import REPO, make_repo, open_pr
+from tests.support import pull_request_payload
 
 
 class Waits:
@@ -174,3 +175,61 @@ async def test_a_review_that_runs_too_long_is_stopped_with_a_sentence(
         run = await review_pr(h, fake_github, tmp_path)
     assert run["conclusion"] == "neutral"
     assert "took longer than 0.2 seconds" in run["output"]["summary"]
+
+
+# -- lost answers, secondary limits, revoked tokens --------------------------------------------
+
+SECONDARY = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+             "before you try again."}
+NOT_REVIEWED = "The review could not be completed"
+
+
+async def test_a_lost_answer_to_the_check_run_post_leaves_one_completed_run(
+    faulty: Harness, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake_github.fail("POST", r"/check-runs$", 502, applied=True)
+    run = await review_pr(faulty, fake_github, tmp_path)  # exactly one run, completed
+    assert run["conclusion"] == "neutral" and run["output"]["title"] != NOT_REVIEWED
+    assert run["annotations"] and fake_github.count("POST", r"/check-runs$") == 1
+    assert len(fake_github.comments_on(REPO, 1)) == 1
+
+
+async def test_a_lost_answer_to_the_comment_post_leaves_one_comment(
+    faulty: Harness, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake_github.fail("POST", r"/issues/1/comments$", 0, applied=True)
+    run = await review_pr(faulty, fake_github, tmp_path)
+    assert run["output"]["title"] != NOT_REVIEWED
+    [comment] = fake_github.comments_on(REPO, 1)
+    assert "Relo Review" in comment["body"]
+    assert fake_github.count("POST", r"/issues/1/comments$") == 1
+
+
+async def test_a_secondary_limit_without_retry_after_waits_a_minute(
+    faulty: Harness, fake_github: FakeGitHub, waits: Waits, tmp_path: Path
+) -> None:
+    fake_github.fail("GET", r"/compare/", 403, body=SECONDARY)
+    run = await review_pr(faulty, fake_github, tmp_path)
+    assert run["output"]["title"] != NOT_REVIEWED
+    assert waits.seconds == [60.0]
+
+
+async def test_an_installation_token_revoked_early_is_replaced_once(
+    faulty: Harness, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    git = make_repo(tmp_path, fake_github)
+    payload = open_pr(fake_github, git, {"app/a.py": "import sys\n"})
+    await faulty.deliver("pull_request", payload)
+    await faulty.settle()
+    fake_github.expire_tokens()  # the cached token is still "valid" for most of an hour
+    git.commit({"app/a.py": "import os\n"}, "more", branch="feature")
+    git.checkout("main")
+    payload = pull_request_payload(
+        REPO, 1, head_sha=git.rev("feature"), base_sha=git.rev("main"), action="synchronize"
+    )
+    await faulty.deliver("pull_request", payload)
+    await faulty.settle()
+    runs = fake_github.runs_for(REPO)
+    assert [r["status"] for r in runs] == ["completed", "completed"]
+    assert runs[1]["output"]["title"] != NOT_REVIEWED
+    assert fake_github.token_requests[1] == 2
