@@ -27,11 +27,11 @@ from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import ResolvedJob, ReviewJob
 from app.jobs.reading import (
     ConfigProblem,
+    Skip,
     assignment_for,
     fetch_change,
-    Skip,
-    resolve,
     pull_text,
+    resolve,
 )
 from app.jobs.record import Work, account, outcome_for, record
 from app.jobs.store import Attempt, GiveUp, JobStore, LeaseLost, Outcome
