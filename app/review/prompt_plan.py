@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import PurePosixPath
 
@@ -30,7 +30,13 @@ def estimate_tokens(text: str) -> int:
     Deterministic and dependency-free; it slightly overestimates for code, which keeps requests
     under the budget rather than over it.
     """
-    return -(-len(text) // CHARS_PER_TOKEN)
+    return _tokens_for(len(text))
+
+
+def _tokens_for(chars: int) -> int:
+    """`estimate_tokens` of a text of `chars` characters: lets splitting count a joined text's
+    tokens from its parts' lengths, without joining it again for every line added."""
+    return -(-chars // CHARS_PER_TOKEN)
 
 
 # --- ordering -----------------------------------------------------------------------------------
@@ -102,6 +108,11 @@ class FileBlock:
     part: int = 1
     parts: int = 1
     previous_path: str | None = None
+    #: The block's size with its joining newline, counted once: packing asks for it per request.
+    tokens: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", estimate_tokens(self.text) + 1)
 
     @property
     def header(self) -> str:
@@ -115,10 +126,6 @@ class FileBlock:
     @property
     def text(self) -> str:
         return "\n".join([self.header, *self.hunks])
-
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.text) + 1  # +1 for the joining newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +174,10 @@ def render_block(
 
 
 def split_block(block: FileBlock, available: int) -> tuple[FileBlock, ...]:
-    """Split a file too big for one request by hunks (by lines for a single oversized hunk)."""
+    """Split a file too big for one request by hunks (by lines for a single oversized hunk).
+
+    Linear in the block's size: a part's tokens are counted from its pieces' lengths.
+    """
     if block.tokens <= available:
         return (block,)
     header_cost = estimate_tokens(block.header) + 8
@@ -178,19 +188,24 @@ def split_block(block: FileBlock, available: int) -> tuple[FileBlock, ...]:
             pieces.append(hunk)
             continue
         chunk: list[str] = []
+        size = -1  # len("\n".join(chunk)); -1 while empty, so adding a line adds len + 1
         for line in hunk.split("\n"):
-            if chunk and estimate_tokens("\n".join([*chunk, line])) + 1 > room:
+            if chunk and _tokens_for(size + 1 + len(line)) + 1 > room:
                 pieces.append("\n".join(chunk))
                 chunk = ["@@"] if line != "@@" else []
+                size = len("@@") if chunk else -1
             chunk.append(line)
+            size += 1 + len(line)
         if chunk:
             pieces.append("\n".join(chunk))
     groups: list[list[str]] = [[]]
+    size = -1
     for piece in pieces:
-        cost = estimate_tokens("\n".join([*groups[-1], piece])) + 1
-        if groups[-1] and cost > room:
+        if groups[-1] and _tokens_for(size + 1 + len(piece)) + 1 > room:
             groups.append([])
+            size = -1
         groups[-1].append(piece)
+        size += 1 + len(piece)
     n = len(groups)
     return tuple(
         FileBlock(block.path, block.status, tuple(g), i, n, block.previous_path)
@@ -198,17 +213,55 @@ def split_block(block: FileBlock, available: int) -> tuple[FileBlock, ...]:
     )
 
 
-def _pack(
-    requests: tuple[tuple[FileBlock, ...], ...], blocks: Sequence[FileBlock], available: int
-) -> tuple[tuple[FileBlock, ...], ...]:
-    """Append blocks in order, opening a new request only when the current one is full."""
-    packed = [list(r) for r in requests]
-    for block in blocks:
-        if packed and sum(b.tokens for b in packed[-1]) + block.tokens <= available:
-            packed[-1].append(block)
-        else:
-            packed.append([block])
-    return tuple(tuple(r) for r in packed)
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    into_last: tuple[FileBlock, ...]
+    opened: tuple[tuple[FileBlock, ...], ...]
+    total: int
+
+
+@dataclass(slots=True)
+class _Packer:
+    """Requests filled in order: a block joins the last request if it fits, else opens one.
+
+    Only the last request can still take a block, so placing a file costs only its own blocks;
+    re-packing every request for every file made planning quadratic in the number of files.
+    """
+
+    available: int
+    per_request: int  # what each request costs before its blocks
+    requests: list[list[FileBlock]] = field(default_factory=list)
+    last_tokens: int = 0
+    total: int = 0  # the whole plan's tokens, overhead included
+
+    def place(self, blocks: Sequence[FileBlock]) -> _Placement:
+        """Where `blocks` would go, and the plan's total then; nothing changes until `commit`."""
+        room = self.available - self.last_tokens if self.requests else -1
+        fit = 0
+        for block in blocks:
+            if block.tokens > room:
+                break
+            room -= block.tokens
+            fit += 1
+        opened: list[list[FileBlock]] = []
+        filled = 0
+        for block in blocks[fit:]:
+            if not opened or filled + block.tokens > self.available:
+                opened.append([])
+                filled = 0
+            opened[-1].append(block)
+            filled += block.tokens
+        total = self.total + sum(b.tokens for b in blocks) + len(opened) * self.per_request
+        return _Placement(tuple(blocks[:fit]), tuple(tuple(r) for r in opened), total)
+
+    def commit(self, placement: _Placement) -> None:
+        if placement.into_last:
+            self.requests[-1].extend(placement.into_last)
+            self.last_tokens += sum(b.tokens for b in placement.into_last)
+        if placement.opened:
+            self.requests.extend(list(r) for r in placement.opened)
+            self.last_tokens = sum(b.tokens for b in placement.opened[-1])
+        self.total = placement.total
 
 
 def plan_requests(
@@ -232,22 +285,22 @@ def plan_requests(
     if available <= 0:
         raise ValueError("the per-request budget does not cover the fixed prompt")
     contents = contents or {}
-    requests: tuple[tuple[FileBlock, ...], ...] = ()
+    packer = _Packer(available, overhead_tokens + FENCE_TOKENS)
     skipped: list[SkippedFile] = []
     for file in order_files(files):
         block = render_block(file, contents.get(file.path), mask, context)
         if block is None:
             skipped.append(SkippedFile(file.path, NO_TEXT))
             continue
-        trial = _pack(requests, split_block(block, available), available)
-        cost = sum(overhead_tokens + FENCE_TOKENS + sum(b.tokens for b in r) for r in trial)
-        if max_total_tokens is not None and cost > max_total_tokens:
+        placement = packer.place(split_block(block, available))
+        if max_total_tokens is not None and placement.total > max_total_tokens:
             reason = f"the per-review cap of {max_total_tokens} tokens was reached"
             skipped.append(SkippedFile(file.path, reason))
             continue
-        requests = trial
+        packer.commit(placement)
     return Plan(
-        tuple(RequestPlan(r, overhead_tokens + FENCE_TOKENS) for r in requests), tuple(skipped)
+        tuple(RequestPlan(tuple(r), overhead_tokens + FENCE_TOKENS) for r in packer.requests),
+        tuple(skipped),
     )
 
 
