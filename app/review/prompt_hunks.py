@@ -2,12 +2,16 @@
 context, each line numbered as the model cites it, and secrets masked without shifting a number.
 
 Lines carry their number in the new version of the file, the only numbers a finding can be
-anchored to; deleted lines are shown without one, so they cannot be cited.
+anchored to; deleted lines are shown without one, so they cannot be cited. Lines are split on
+"\n" only, as git counts them: `str.splitlines()` also breaks at form feeds, U+2028 and the like,
+and would shift every later number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import bisect
+import itertools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,7 +44,7 @@ def parse_patch(patch: str) -> tuple[Hunk, ...]:
     hunks: list[Hunk] = []
     current: list[DiffLine] | None = None
     new_no = 0
-    for raw in patch.splitlines():
+    for raw in git_lines(patch):
         if raw.startswith("@@"):
             if current:
                 hunks.append(Hunk(tuple(current)))
@@ -58,6 +62,15 @@ def parse_patch(patch: str) -> tuple[Hunk, ...]:
     if current:
         hunks.append(Hunk(tuple(current)))
     return tuple(hunks)
+
+
+def git_lines(text: str) -> list[str]:
+    """`text` split into lines as git counts them: at "\n" only, a final newline ending the last
+    line rather than starting another. A "\r" before the "\n" stays in the line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _new_start(header: str) -> int:
@@ -91,7 +104,7 @@ def hunks_from_content(
     text: str, changed_lines: frozenset[int], context: int = CONTEXT_LINES
 ) -> tuple[Hunk, ...]:
     """For files GitHub sends without a patch: show the changed lines (and context) of the head."""
-    lines = text.splitlines()
+    lines = git_lines(text)
     marked = tuple(
         DiffLine("+" if n in changed_lines else " ", n, line)
         for n, line in enumerate(lines, start=1)
@@ -129,24 +142,66 @@ def render_hunk(hunk: Hunk) -> str:
 
 _WITHHELD = "      [lines withheld: they hold a secret that could not be masked line by line]"
 
+#: The mask runs regular expressions, and each call holds the GIL for its whole text: a hunk
+#: longer than this is masked in windows of lines, so one huge file cannot stall the event loop.
+MASK_WINDOW_CHARS = 64 * 1024
+#: Context masked with each window on both sides, so that a secret crossing the window's edge is
+#: seen whole (a PEM private key is at most about 16 KB).
+MASK_MARGIN_CHARS = 20 * 1024
+
+
+def _mask_lines(texts: Sequence[str], mask: Mask) -> list[str] | None:
+    """`texts` masked one for one, or None when a secret spans lines and cannot be masked without
+    shifting a line number.
+
+    Masking the joined code catches multi-line secrets (PEM keys); if that changes the line count,
+    mask line by line, and give up when a secret still spans lines.
+    """
+    joined = "\n".join(texts)
+    masked = mask(joined)
+    if masked.count("\n") == joined.count("\n"):
+        return masked.split("\n")
+    per_line = [mask(t) for t in texts]
+    rejoined = "\n".join(per_line)
+    return None if mask(rejoined) != rejoined else per_line
+
+
+def _windows(texts: Sequence[str]) -> Iterator[tuple[int, int, int, int]]:
+    """(first, end) of each window's own lines and (low, high) of the lines it is masked with."""
+    ends = list(itertools.accumulate(len(t) + 1 for t in texts))
+    count = len(texts)
+    if not ends or ends[-1] <= MASK_WINDOW_CHARS:
+        yield 0, count, 0, count
+        return
+    first = 0
+    while first < count:
+        base = ends[first - 1] if first else 0
+        end = min(max(bisect.bisect_right(ends, base + MASK_WINDOW_CHARS), first + 1), count)
+        low = bisect.bisect_right(ends, base - MASK_MARGIN_CHARS)
+        high = min(bisect.bisect_left(ends, ends[end - 1] + MASK_MARGIN_CHARS) + 1, count)
+        yield first, end, low, high
+        first = end
+
 
 def mask_hunk(hunk: Hunk, mask: Mask) -> str:
     """Render a hunk with secrets masked, without ever shifting a line number.
 
-    Masking the joined code catches multi-line secrets (PEM keys); if that changes the line count,
-    mask line by line, and withhold the hunk when a secret still spans lines.
+    Lines where a secret spans lines are withheld (the whole hunk when it is small; the window
+    holding the secret in a huge one). A line is masked before it is cut, and only the part that
+    can be shown (plus a margin for a secret across the cut) is masked.
     """
-    texts = [line.text for line in hunk.lines]
-    joined = "\n".join(texts)
-    masked = mask(joined)
-    if masked.count("\n") != joined.count("\n"):
-        per_line = [mask(t) for t in texts]
-        rejoined = "\n".join(per_line)
-        if mask(rejoined) != rejoined:
-            return _WITHHELD
-        masked = rejoined
-    masked_lines = masked.split("\n")
-    return "\n".join(
-        render_line(DiffLine(line.kind, line.new_line, text))
-        for line, text in zip(hunk.lines, masked_lines, strict=True)
-    )
+    limit = MAX_LINE_CHARS + MASK_MARGIN_CHARS
+    texts = [line.text[:limit] for line in hunk.lines]
+    out: list[str] = []
+    for first, end, low, high in _windows(texts):
+        masked = _mask_lines(texts[low:high], mask)
+        if masked is None:
+            out.append(_WITHHELD)
+            continue
+        out.extend(
+            render_line(DiffLine(line.kind, line.new_line, text))
+            for line, text in zip(
+                hunk.lines[first:end], masked[first - low : end - low], strict=True
+            )
+        )
+    return "\n".join(out)

@@ -15,7 +15,17 @@ from app.review.prompt import (
     fixed_prompt_tokens,
     system_message,
 )
-from app.review.prompt_hunks import file_hunks, parse_patch, render_hunk, trim_context
+from app.review.prompt_hunks import (
+    MASK_MARGIN_CHARS,
+    MASK_WINDOW_CHARS,
+    DiffLine,
+    Hunk,
+    file_hunks,
+    mask_hunk,
+    parse_patch,
+    render_hunk,
+    trim_context,
+)
 from app.review.prompt_plan import (
     NO_TEXT,
     Importance,
@@ -27,6 +37,7 @@ from app.review.prompt_plan import (
     plan_requests,
     render_block,
 )
+from app.review.secrets import mask_secrets
 
 RUBRIC = (
     Criterion("correctness", "The API does what the brief asks", 40),
@@ -262,6 +273,51 @@ def test_multi_line_mask_never_shifts_line_numbers() -> None:
     assert block is not None
     assert "AAAA" not in block.text
     assert "    2 + [KEY]" in block.text and "    5 + x = 1" in block.text
+
+
+def huge_hunk(lines: list[str]) -> Hunk:
+    return Hunk(tuple(DiffLine("+", n, text) for n, text in enumerate(lines, start=1)))
+
+
+def test_a_huge_hunk_is_masked_in_windows_without_missing_a_secret() -> None:
+    """One regular-expression scan holds the GIL until it returns: a 3 MB hunk is masked in
+    windows, so no single scan covers it all, and every secret is still masked."""
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+    lines = [f"row_{n} = compute({n}) + offset  # a line of 60 characters" for n in range(50_000)]
+    for n in range(0, 50_000, 997):  # every window, and some of its edges
+        lines[n] = f"key_{n} = '{token}'"
+    longest = 0
+
+    def mask(text: str) -> str:
+        nonlocal longest
+        longest = max(longest, len(text))
+        return mask_secrets(text)[0]
+
+    rendered = mask_hunk(huge_hunk(lines), mask).split("\n")
+    assert longest <= MASK_WINDOW_CHARS + 2 * MASK_MARGIN_CHARS + 100 < len("\n".join(lines))
+    assert token not in "\n".join(rendered)
+    assert [int(r.split()[0]) for r in rendered] == list(range(1, 50_001))
+    assert rendered[997] == "  998 + key_997 = '[MASKED:github-token]'"
+
+
+def collapse_keys(text: str) -> str:
+    """A mask that replaces a whole PEM key by one word, so it cannot keep line numbers."""
+    key = r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----"
+    return re.sub(key, "[KEY]", text, flags=re.DOTALL)
+
+
+def test_a_key_across_a_window_edge_is_withheld_with_its_window() -> None:
+    body = ["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"] * 30
+    pem = ["-----BEGIN PRIVATE KEY-----", *body, "-----END PRIVATE KEY-----"]
+    filler = [f"row_{n} = compute({n})  # filler" for n in range(20_000)]
+    edge = next(i for i in range(len(filler)) if len("\n".join(filler[:i])) > MASK_WINDOW_CHARS)
+    lines = filler[: edge - 10] + pem + filler[edge - 10 :]
+    for mask in (collapse_keys, lambda t: mask_secrets(t)[0]):
+        rendered = mask_hunk(huge_hunk(lines), mask)
+        assert "MIIEowIBAAKC" not in rendered
+        shown = [int(r.split()[0]) for r in rendered.split("\n") if r.split()[0].isdigit()]
+        assert shown == sorted(shown) and shown[-1] == len(lines)  # the rest is shown, in place
+    assert "lines withheld" in mask_hunk(huge_hunk(lines), collapse_keys)
 
 
 # --- planning -------------------------------------------------------------------------------------
