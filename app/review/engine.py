@@ -3,6 +3,10 @@
 Static analysis, the grader-injection scan and the LLM run over the same filtered change; their
 findings are merged and anchored to changed lines. The LLM is optional and fallible: when it
 fails the review still completes with static results and says so.
+
+A change can hold 3,000 files or megabytes of text, and the event loop serves every webhook and
+review of the process: CPU work over the whole change (the injection scan, the file checks, the
+LLM's plan, merging and anchoring) runs in worker threads, and its algorithms stay linear.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from app.review.models import (
     Submission,
     Usage,
 )
-from app.review.pipeline import anchor, merge_findings
+from app.review.pipeline import settle
 from app.review.prompt_plan import order_files
 
 log = logging.getLogger(__name__)
@@ -136,13 +140,9 @@ async def review_submission(
                 assessment = await plan.llm.assess(submission)
             except LLMReviewError as exc:
                 usage = exc.usage
-                notes.append(
-                    _llm_failed(exc)
-                )
+                notes.append(_llm_failed(exc))
             except ReviewError as exc:
-                notes.append(
-                    _llm_failed(exc)
-                )
+                notes.append(_llm_failed(exc))
             else:
                 usage = assessment.usage
                 if cache is not None:
@@ -151,11 +151,9 @@ async def review_submission(
             skipped += assessment.files_not_reviewed
 
     llm_findings = assessment.findings if assessment else ()
-    merged = merge_findings(static_found, llm_findings, in_files)
-    on_diff, outside = anchor(merged, submission.change)
-    # Anchoring shrinks ranges to the changed lines they cover, which can make two findings
-    # identical (a model citing line 5 and lines 1-9 around it): collapse them again.
-    on_diff = merge_findings(on_diff)
+    on_diff, outside = await asyncio.to_thread(
+        settle, submission.change, static_found, llm_findings, in_files
+    )
     if is_late(assignment, plan.received_at):
         notes.insert(0, f"Submitted after the deadline ({assignment.deadline}).")
     scores = assessment.criteria if assessment else ()

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app.review.models import Change, Criterion, CriterionScore, Evidence, Finding, Severity
+from app.review.pipeline import ChangedLines
 
 # --- the answer schema (sent as json_schema, and used to validate json_object answers) ----------
 # No non-null defaults in the schema (strict structured output rejects them): optional fields use
@@ -102,24 +103,33 @@ def normalise_range(start: int, end: int) -> tuple[int, int]:
 
 
 def _anchor(
-    change: Change, path: str, start: int, end: int, reasons: tuple[str, str], dropped: Counter[str]
+    change: ChangedLines,
+    path: str,
+    start: int,
+    end: int,
+    reasons: tuple[str, str],
+    dropped: Counter[str],
 ) -> tuple[int, int] | None:
     """The normalised range if it touches a changed line of a file in the change, else count it."""
-    file = change.file(path)
-    if file is None:
+    if path not in change:
         dropped[reasons[0]] += 1
         return None
     low, high = normalise_range(start, end)
-    if not any(low <= line <= high for line in file.changed_lines):
+    if change.covered(path, low, high) is None:
         dropped[reasons[1]] += 1
         return None
     return low, high
 
 
 def validate_answer(
-    answer: ReviewAnswer, rubric: Sequence[Criterion], change: Change
+    answer: ReviewAnswer, rubric: Sequence[Criterion], change: Change | ChangedLines
 ) -> PartResult:
-    """Keep what can be trusted: rubric criteria with clamped scores, citations of changed lines."""
+    """Keep what can be trusted: rubric criteria with clamped scores, citations of changed lines.
+
+    Pass the review's `ChangedLines` when validating several answers against one change.
+    """
+    if isinstance(change, Change):
+        change = ChangedLines(change)
     points = {c.id: c.points for c in rubric}
     dropped: Counter[str] = Counter()
     scores: dict[str, CriterionScore] = {}

@@ -2,51 +2,77 @@
 
 Only findings that touch lines the submission added are annotated; findings elsewhere are
 counted, never moved to a nearby line, so no annotation ever lands on a line the candidate
-did not write.
+did not write. A change can hold thousands of files and a finding per line of each, so lookups
+go through `ChangedLines` (files by path, lines sorted) rather than scanning the change.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from app.review.models import Change, Finding
 
 
-def touches_change(finding: Finding, change: Change) -> bool:
-    changed = change.file(finding.path)
-    if changed is None:
-        return False
-    start, end = sorted((finding.start_line, finding.end_line))
-    return any(start <= line <= end for line in changed.changed_lines)
+class ChangedLines:
+    """The changed lines of each file of a change, by path and sorted, built once per review."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, change: Change) -> None:
+        self._lines: dict[str, list[int]] = {}
+        for changed in change.files:
+            self._lines.setdefault(changed.path, sorted(changed.changed_lines))
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._lines
+
+    def covered(self, path: str, start: int, end: int) -> tuple[int, int] | None:
+        """The first and last changed lines of `path` within start..end (either order), or None
+        when the range covers none (or the file is not in the change)."""
+        lines = self._lines.get(path)
+        if not lines:
+            return None
+        low, high = sorted((start, end))
+        first = bisect.bisect_left(lines, low)
+        last = bisect.bisect_right(lines, high)
+        return (lines[first], lines[last - 1]) if first < last else None
 
 
-def clamp_to_change(finding: Finding, change: Change) -> Finding:
+def touches_change(finding: Finding, change: Change | ChangedLines) -> bool:
+    lines = change if isinstance(change, ChangedLines) else ChangedLines(change)
+    return lines.covered(finding.path, finding.start_line, finding.end_line) is not None
+
+
+def clamp_to_change(finding: Finding, change: Change | ChangedLines) -> Finding:
     """Shrink a finding's range to the changed lines it covers, so the annotation is precise."""
-    changed = change.file(finding.path)
-    if changed is None:
+    lines = change if isinstance(change, ChangedLines) else ChangedLines(change)
+    covered = lines.covered(finding.path, finding.start_line, finding.end_line)
+    if covered is None or covered == (finding.start_line, finding.end_line):
         return finding
-    start, end = sorted((finding.start_line, finding.end_line))
-    covered = [line for line in changed.changed_lines if start <= line <= end]
-    if not covered:
-        return finding
-    lo, hi = min(covered), max(covered)
-    if (lo, hi) == (finding.start_line, finding.end_line):
-        return finding
-    return replace(finding, start_line=lo, end_line=hi)
+    return replace(finding, start_line=covered[0], end_line=covered[1])
 
 
 def anchor(
-    found: Iterable[Finding], change: Change
+    found: Iterable[Finding], change: Change | ChangedLines
 ) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
     """Split findings into (on changed lines, elsewhere)."""
+    lines = change if isinstance(change, ChangedLines) else ChangedLines(change)
     on: list[Finding] = []
     off: list[Finding] = []
     for finding in found:
-        if finding.path and finding.start_line >= 1 and touches_change(finding, change):
-            on.append(clamp_to_change(finding, change))
-        else:
+        covered = (
+            lines.covered(finding.path, finding.start_line, finding.end_line)
+            if finding.path and finding.start_line >= 1
+            else None
+        )
+        if covered is None:
             off.append(finding)
+        elif covered == (finding.start_line, finding.end_line):
+            on.append(finding)
+        else:
+            on.append(replace(finding, start_line=covered[0], end_line=covered[1]))
     return tuple(on), tuple(off)
 
 
@@ -67,3 +93,15 @@ def merge_findings(*groups: Sequence[Finding]) -> tuple[Finding, ...]:
     return tuple(
         sorted(best.values(), key=lambda f: (-f.severity.rank, f.path, f.start_line, f.rule))
     )
+
+
+def settle(
+    change: Change, *groups: Sequence[Finding]
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """All reviewers' findings merged and anchored: (on changed lines, elsewhere).
+
+    Anchoring shrinks ranges to the changed lines they cover, which can make two findings
+    identical (a model citing line 5 and lines 1-9 around it): those collapse again.
+    """
+    on_diff, outside = anchor(merge_findings(*groups), change)
+    return merge_findings(on_diff), outside
