@@ -3,6 +3,9 @@
 The model is treated as an unreliable witness: its answer is validated in code (scores clamped,
 citations outside the change dropped and counted, missing criteria left "not assessed"), and a
 refusal, truncation or unparseable answer is retried once before the review fails with a sentence.
+
+Planning a large change is CPU work (rendering, masking and packing every file), so it runs in a
+worker thread and the event loop keeps serving webhooks and other reviews meanwhile.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-import httpx2
 import openai
 import pydantic
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageParam
 
 from app.review.llm_answer import (
     PartResult,
@@ -27,7 +29,9 @@ from app.review.llm_answer import (
     merge_parts,
     validate_answer,
 )
+from app.review.llm_wire import RequestMode, Sampling, api_failure, usage_from_body, usage_of
 from app.review.models import (
+    Change,
     Criterion,
     CriterionScore,
     Finding,
@@ -37,6 +41,7 @@ from app.review.models import (
     Submission,
     Usage,
 )
+from app.review.pipeline import ChangedLines
 from app.review.prompt import build_messages, fixed_prompt_tokens
 from app.review.prompt_hunks import identity
 from app.review.prompt_plan import DEFAULT_BUDGET_TOKENS, Plan, plan_requests
@@ -100,46 +105,6 @@ class _Unusable(Exception):
         self.reason = reason
 
 
-@dataclass(slots=True)
-class _Mode:
-    """Shared by the requests of one review: once json_schema is rejected, stop asking for it."""
-
-    json_schema: bool = True
-
-
-def _usage_from_body(model: str, response: httpx2.Response) -> Usage:
-    try:
-        body = response.json()
-    except ValueError:
-        return Usage(model)
-    raw = body.get("usage") if isinstance(body, dict) else None
-    if not isinstance(raw, dict):
-        return Usage(model)
-    return Usage(model, int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
-
-
-def _usage(model: str, completion: ChatCompletion) -> Usage:
-    if completion.usage is None:
-        return Usage(model)
-    return Usage(model, completion.usage.prompt_tokens, completion.usage.completion_tokens)
-
-
-def _api_failure(exc: openai.APIError) -> str:
-    """One sentence for the check run; details (never prompt text) go to the log."""
-    log.warning("LLM request failed: %s", type(exc).__name__)
-    if isinstance(exc, openai.APIConnectionError):
-        return "The LLM service could not be reached; the review can be re-run later."
-    if isinstance(exc, openai.RateLimitError):
-        return "The LLM service kept rate-limiting the review (HTTP 429); re-run it later."
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return "The LLM service rejected the API key; an operator must fix OPENAI_API_KEY."
-    if isinstance(exc, openai.NotFoundError):
-        return "The LLM service does not offer the configured model (HTTP 404)."
-    if isinstance(exc, openai.APIStatusError):
-        return f"The LLM service failed with HTTP {exc.status_code}; the review can be re-run."
-    return "The LLM service sent a response the reviewer could not read."
-
-
 class LLMReviewer:
     """Reviewer protocol (`review`) plus `assess` for the rubric scores."""
 
@@ -198,8 +163,11 @@ class LLMReviewer:
             notes.append(f"The LLM's answer had {dropped} item(s) dropped by validation: {detail}.")
         return ReviewerResult(findings=assessment.findings, notes=tuple(notes))
 
+    def _prepare(self, change: Change, submission: Submission) -> tuple[Plan, ChangedLines]:
+        return self.plan(submission), ChangedLines(change)
+
     async def assess(self, submission: Submission) -> LLMAssessment:
-        plan = self.plan(submission)
+        plan, changed = await asyncio.to_thread(self._prepare, submission.change, submission)
         if not plan.requests:
             return LLMAssessment(
                 summary="",
@@ -209,7 +177,7 @@ class LLMReviewer:
             )
         parts = len(plan.requests)
         spent: list[Usage] = []
-        mode = _Mode()
+        mode = RequestMode.for_model(self._model)
         gate = asyncio.Semaphore(self._concurrency)
 
         async def run(index: int) -> PartResult:
@@ -218,7 +186,7 @@ class LLMReviewer:
             )
             async with gate:
                 answer = await self._ask(messages, mode, spent, index + 1, parts)
-            return validate_answer(answer, self._rubric, submission.change)
+            return validate_answer(answer, self._rubric, changed)
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -245,7 +213,7 @@ class LLMReviewer:
     async def _ask(
         self,
         messages: list[ChatCompletionMessageParam],
-        mode: _Mode,
+        mode: RequestMode,
         spent: list[Usage],
         part: int,
         parts: int,
@@ -259,7 +227,7 @@ class LLMReviewer:
                 reason = exc.reason
                 log.info("LLM answer unusable (%s); part %d of %d", reason, part, parts)
             except openai.APIError as exc:
-                raise ReviewError(_api_failure(exc)) from exc
+                raise ReviewError(api_failure(exc)) from exc
         where = f" for part {part} of {parts}" if parts > 1 else ""
         raise ReviewError(
             f"The LLM reviewer gave no usable answer{where}, twice: {reason}. "
@@ -267,39 +235,48 @@ class LLMReviewer:
         )
 
     async def _request(
-        self, messages: list[ChatCompletionMessageParam], mode: _Mode, spent: list[Usage]
+        self, messages: list[ChatCompletionMessageParam], mode: RequestMode, spent: list[Usage]
     ) -> ReviewAnswer:
-        if mode.json_schema:
+        """One answer, in the first shape and with the first parameters the server accepts."""
+        while True:
+            structured = mode.json_schema
+            sampling = mode.sampling(self._max_answer, self._seed)
             try:
-                return await self._request_structured(messages, spent)
-            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                if structured:
+                    return await self._request_structured(messages, sampling, spent)
+                return await self._request_json_object(messages, sampling, spent)
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if isinstance(exc, openai.BadRequestError) and mode.drop_rejected(exc, sampling):
+                    continue
+                if not structured:
+                    raise
                 log.info("LLM server rejected json_schema; falling back to json_object")
                 mode.json_schema = False
-        return await self._request_json_object(messages, spent)
 
     async def _request_structured(
-        self, messages: list[ChatCompletionMessageParam], spent: list[Usage]
+        self, messages: list[ChatCompletionMessageParam], sampling: Sampling, spent: list[Usage]
     ) -> ReviewAnswer:
         raw = await self._client.chat.completions.with_raw_response.parse(
             model=self._model,
             messages=messages,
             response_format=ReviewAnswer,
-            temperature=0,
-            seed=self._seed,
-            max_tokens=self._max_answer,
+            max_tokens=sampling.max_tokens,
+            max_completion_tokens=sampling.max_completion_tokens,
+            temperature=sampling.temperature,
+            seed=sampling.seed,
         )
         try:
             completion = raw.parse()
         except openai.LengthFinishReasonError as exc:
-            spent.append(_usage(self._model, exc.completion))
+            spent.append(usage_of(self._model, exc.completion))
             raise _Unusable("the answer was cut off at the length limit") from exc
         except openai.ContentFilterFinishReasonError as exc:
-            spent.append(_usage_from_body(self._model, raw.http_response))
+            spent.append(usage_from_body(self._model, raw.http_response))
             raise _Unusable("the server's content filter stopped the answer") from exc
         except pydantic.ValidationError as exc:
-            spent.append(_usage_from_body(self._model, raw.http_response))
+            spent.append(usage_from_body(self._model, raw.http_response))
             raise _Unusable("the answer was not valid JSON of the expected shape") from exc
-        spent.append(_usage(self._model, completion))
+        spent.append(usage_of(self._model, completion))
         if not completion.choices:
             raise _Unusable("the answer was empty")
         message = completion.choices[0].message
@@ -310,17 +287,18 @@ class LLMReviewer:
         return message.parsed
 
     async def _request_json_object(
-        self, messages: list[ChatCompletionMessageParam], spent: list[Usage]
+        self, messages: list[ChatCompletionMessageParam], sampling: Sampling, spent: list[Usage]
     ) -> ReviewAnswer:
         completion = await self._client.chat.completions.create(
             model=self._model,
             messages=messages,
             response_format={"type": "json_object"},
-            temperature=0,
-            seed=self._seed,
-            max_tokens=self._max_answer,
+            max_tokens=sampling.max_tokens,
+            max_completion_tokens=sampling.max_completion_tokens,
+            temperature=sampling.temperature,
+            seed=sampling.seed,
         )
-        spent.append(_usage(self._model, completion))
+        spent.append(usage_of(self._model, completion))
         if not completion.choices:
             raise _Unusable("the answer was empty")
         choice = completion.choices[0]

@@ -43,6 +43,7 @@ class ScriptedReply:
     status: int = 200
     error: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    param: str | None = None  # the request parameter an error names, as OpenAI's errors do
 
 
 Responder = Callable[[Json], ScriptedReply]
@@ -75,7 +76,7 @@ def files_of(request: Json) -> dict[str, dict[str, list[int]]]:
     """path -> {"added": [...], "context": [...]} new-side line numbers shown in the prompt."""
     files: dict[str, dict[str, list[int]]] = {}
     current: dict[str, list[int]] | None = None
-    for line in message_text(request, "user").splitlines():
+    for line in message_text(request, "user").split("\n"):
         if header := _FILE_LINE.match(line):
             current = files.setdefault(header[1], {"added": [], "context": []})
         elif current is not None and (plus := _PLUS_LINE.match(line)):
@@ -209,12 +210,47 @@ def json_schema_rejected() -> ScriptedReply:
 # --- the server -----------------------------------------------------------------------------------
 
 
-class FakeLLM:
-    """Scripted OpenAI-compatible server; every request body is kept in `requests`."""
+# OpenAI's reasoning models (o1, o3-mini, o4-mini, the gpt-5 family) as the real API knows them.
+REASONING_MODEL = re.compile(r"^(?:o\d+|gpt-5)(?![a-z0-9])")
 
-    def __init__(self, *, supports_json_schema: bool = True, api_key: str = "test") -> None:
+
+def _sampling_rejected(body: Json) -> tuple[str, str, str] | None:
+    """(message, param, code) of the 400 OpenAI sends a reasoning model's request that carries
+    `max_tokens` or a temperature other than 1 (`max_completion_tokens` is what they take)."""
+    if body.get("max_tokens") is not None:
+        return (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "max_tokens",
+            "unsupported_parameter",
+        )
+    temperature = body.get("temperature")
+    if temperature is not None and temperature != 1:
+        return (
+            f"Unsupported value: 'temperature' does not support {temperature} with this model. "
+            "Only the default (1) value is supported.",
+            "temperature",
+            "unsupported_value",
+        )
+    return None
+
+
+class FakeLLM:
+    """Scripted OpenAI-compatible server; every request body is kept in `requests`.
+
+    Models matching `reasoning_models` answer like OpenAI's reasoning models do (an Azure
+    deployment of one can be given any name)."""
+
+    def __init__(
+        self,
+        *,
+        supports_json_schema: bool = True,
+        api_key: str = "test",
+        reasoning_models: re.Pattern[str] = REASONING_MODEL,
+    ) -> None:
         self.supports_json_schema = supports_json_schema
         self.api_key = api_key
+        self.reasoning_models = reasoning_models
         self.requests: list[Json] = []
         self._script: deque[Step] = deque()
         self._ids = itertools.count(1)
@@ -254,12 +290,17 @@ class FakeLLM:
         except json.JSONDecodeError:
             return _error(400, "We could not parse the JSON body of your request.")
         self.requests.append(body)
+        if self.reasoning_models.match(str(body.get("model"))) and (
+            rejected := _sampling_rejected(body)
+        ):
+            message, param, code = rejected
+            return _error(400, message, code, param=param)
         if problem := self._invalid(body):
             return _error(400, problem)
         step = self._script.popleft() if self._script else _EXHAUSTED
         reply = step if isinstance(step, ScriptedReply) else step(body)
         if reply.status != 200:
-            return _error(reply.status, reply.error, headers=reply.headers)
+            return _error(reply.status, reply.error, headers=reply.headers, param=reply.param)
         return JSONResponse(self._envelope(body, reply), headers=dict(reply.headers))
 
     def _invalid(self, body: Json) -> str | None:
@@ -326,7 +367,12 @@ _EXHAUSTED = ScriptedReply(
 
 
 def _error(
-    status: int, message: str, code: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    param: str | None = None,
 ) -> JSONResponse:
     kind = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded"}
     return JSONResponse(
@@ -334,7 +380,7 @@ def _error(
             "error": {
                 "message": message,
                 "type": kind.get(status, "server_error"),
-                "param": None,
+                "param": param,
                 "code": code,
             }
         },
