@@ -2,10 +2,15 @@
 
 GitHub's limits shape this module: 65,535 characters per output field, 50 annotations per
 request, titles of 255 characters. Text is cut with a note, never silently.
+
+Rendering is linear in the review, but a review of a large change can carry thousands of
+findings: the `render_*` coroutines run the same functions in a worker thread, for callers on
+the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -245,3 +250,34 @@ def reviewer_report(
     out += ["", f"LLM usage: {prompt} prompt + {completion} completion tokens, "
             f"${review.cost_usd:.4f}."]
     return cut("\n".join(out) + "\n")
+
+
+# --- for callers on the event loop ---------------------------------------------------------------
+
+
+async def render_check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
+    return await asyncio.to_thread(check_output, review, show_score=show_score)
+
+
+async def render_comment_body(review: Review, *, show_score: bool) -> str:
+    return await asyncio.to_thread(comment_body, review, show_score=show_score)
+
+
+async def render_reviewer_report(
+    review: Review,
+    *,
+    repo: str,
+    subject: str,
+    author: str | None,
+    received_at: str,
+    late: bool,
+) -> str:
+    return await asyncio.to_thread(
+        reviewer_report,
+        review,
+        repo=repo,
+        subject=subject,
+        author=author,
+        received_at=received_at,
+        late=late,
+    )

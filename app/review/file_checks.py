@@ -4,6 +4,10 @@ markers, and dependencies or build output.
 They apply to a submission in any language, need no tool beyond this code, and are deterministic,
 so every review gets them. Each kind of build output is one finding per folder, not per file, so a
 committed `node_modules/` does not drown the review.
+
+They are CPU work (about 0.5 s per MiB of text), so reviewers run them in a worker thread; a large
+text is scanned for secrets in windows, since one regular-expression scan holds the GIL, and the
+event loop with it, until it returns.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from app.review.models import Finding, Severity, Submission
-from app.review.secrets import find_secrets
+from app.review.secrets import SecretHit, find_secrets
 
 __all__ = ["HUGE_FILE_BYTES", "build_output", "file_checks"]
 
@@ -24,6 +28,13 @@ _BUILD_SUFFIXES = (".pyc", ".class", ".o")
 _BUILD_NAMES = frozenset({".DS_Store"})
 _CONFLICT_OPEN = re.compile(r"<{7}(?: |$)")
 _CONFLICT_CLOSE = re.compile(r">{7}(?: |$)")
+#: Secrets are looked for in windows of this many characters of whole lines...
+SCAN_WINDOW_CHARS = 128 * 1024
+#: ...each scanned with this much context on both sides, so a secret across a window's edge is
+#: seen whole (a PEM private key is at most about 16 KB).
+SCAN_MARGIN_CHARS = 20 * 1024
+
+
 def _article(noun: str) -> str:
     return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
@@ -68,6 +79,34 @@ def _is_env_file(path: str) -> bool:
     return name == ".env" or (name.startswith(".env.") and name not in _ENV_TEMPLATES)
 
 
+def scan_secrets(text: str) -> Iterator[SecretHit]:
+    """`find_secrets(text)`, with each regular-expression scan bounded to a window.
+
+    Windows end at a line end where one is near; a hit is taken from the window its start falls
+    in, in order and without overlaps, with its line and span in `text`. The margins make the
+    windows' own edges (a false line start, a token cut in two) fall outside the part whose hits
+    are taken.
+    """
+    size = len(text)
+    if size <= SCAN_WINDOW_CHARS + 2 * SCAN_MARGIN_CHARS:
+        yield from find_secrets(text)
+        return
+    covered = start = low = lines_before_low = 0
+    while start < size:
+        end = min(start + SCAN_WINDOW_CHARS, size)
+        if end < size and (newline := text.rfind("\n", start, end)) >= 0:
+            end = newline + 1
+        new_low = max(start - SCAN_MARGIN_CHARS, 0)
+        lines_before_low += text.count("\n", low, new_low)
+        low = new_low
+        for hit in find_secrets(text[low : min(end + SCAN_MARGIN_CHARS, size)]):
+            first, last = hit.span[0] + low, hit.span[1] + low
+            if start <= first < end and first >= covered:
+                covered = last
+                yield SecretHit(lines_before_low + hit.line, hit.kind, (first, last))
+        start = end
+
+
 def _conflict_markers(text: str) -> Iterator[int]:
     """Line numbers of merge-conflict markers; `=======` and `|||||||` count only inside a
     conflict, since they are also ordinary underlines in Markdown and reStructuredText."""
@@ -102,7 +141,7 @@ def _content_findings(path: str, content: bytes, huge_file_bytes: int) -> Iterat
     if b"\x00" in content[:8192]:  # binary: no text checks
         return
     text = content.decode("utf-8", errors="replace")
-    for hit in find_secrets(text):
+    for hit in scan_secrets(text):
         end_line = hit.line + text.count("\n", hit.span[0], hit.span[1])
         yield Finding(
             path=path,

@@ -72,7 +72,12 @@ class StaticReviewer:
         self._huge_file_bytes = huge_file_bytes
 
     async def review(self, submission: Submission) -> ReviewerResult:
-        findings = list(file_checks(submission, huge_file_bytes=self._huge_file_bytes))
+        # CPU work over every changed file's content: off the event loop.
+        findings = list(
+            await asyncio.to_thread(
+                file_checks, submission, huge_file_bytes=self._huge_file_bytes
+            )
+        )
         notes: list[str] = []
         python: dict[str, bytes] = {}
         missing = 0
