@@ -34,7 +34,7 @@ def add_parser(commands: Subcommands) -> None:
 def _env_line(message: str, env_file: Path) -> str:
     """Where in .env the variable a settings error names is set, else "settings"."""
     try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
+        lines = env_file.read_text(encoding="utf-8").split("\n")  # as git numbers lines
     except (OSError, UnicodeDecodeError):
         return "settings"
     keys: dict[str, int] = {}
@@ -99,7 +99,7 @@ def _brief_problems(file: Path, text: str, config: AssignmentConfig) -> list[str
     if root is None:
         return []
     problems = []
-    lines = text.splitlines()
+    lines = text.split("\n")  # as git and GitHub number lines
     for assignment in config.assignments:
         name = assignment.brief_file
         if name is None:
