@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
+from app.review import json_array
 from app.review.file_checks import HUGE_FILE_BYTES, build_output, file_checks
 from app.review.models import Finding, ReviewerResult, ReviewError, Severity, Submission
 
@@ -115,7 +117,11 @@ class StaticReviewer:
             if not written:
                 return [], notes
             output = await self._run_ruff(self._ruff_path, root)
-            return ruff_findings(output, root=root, written=written, contents=files), notes
+            # Thousands of diagnostics take ~0.4 s to read: off the event loop too.
+            found = await asyncio.to_thread(
+                ruff_findings, output, root=root, written=written, contents=files
+            )
+            return found, notes
         finally:
             await asyncio.to_thread(shutil.rmtree, root, ignore_errors=True)
 
@@ -239,12 +245,24 @@ def _severity(rule: str) -> Severity:
     return Severity.NOTICE
 
 
-def _suggestion(fix: object, content: bytes | None, line: int) -> str | None:
+def _ruff_lines(content: bytes | None) -> list[str] | None:
+    """The file's lines as ruff numbers them, or None when it cannot be read."""
+    try:
+        return None if content is None else re.split(r"\r\n|\r|\n", content.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+
+
+def _suggestion(
+    fix: object, lines_of: Callable[[], list[str] | None], line: int
+) -> str | None:
     """The new text of `line` (empty: delete it) when ruff's fix is safe and confined to that line.
 
-    Unsafe fixes may change behaviour, so they are left to the candidate's judgement.
+    Unsafe fixes may change behaviour, so they are left to the candidate's judgement. The file's
+    lines are split once per file (`lines_of`), not once per fix: a 3 MB file with thousands of
+    fixes would otherwise be split thousands of times.
     """
-    if not isinstance(fix, dict) or fix.get("applicability") != "safe" or content is None:
+    if not isinstance(fix, dict) or fix.get("applicability") != "safe":
         return None
     raw_edits = fix.get("edits")
     if not isinstance(raw_edits, list) or not raw_edits:
@@ -258,11 +276,8 @@ def _suggestion(fix: object, content: bytes | None, line: int) -> str | None:
         start_row, start_col = _row(edit.get("location"), "an edit location")
         end_row, end_col = _row(edit.get("end_location"), "an edit end location")
         edits.append((start_row, start_col, end_row, end_col, replacement))
-    try:
-        lines = re.split(r"\r\n|\r|\n", content.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
-    if not 1 <= line <= len(lines):
+    lines = lines_of()
+    if lines is None or not 1 <= line <= len(lines):
         return None
     if len(edits) == 1 and edits[0][:4] == (line, 1, line + 1, 1):  # the whole line, newline too
         new = edits[0][4].removesuffix("\n")
@@ -288,13 +303,20 @@ def ruff_findings(
     Raises ReviewError when the output is not what ruff's JSON format promises.
     """
     try:
-        diagnostics = json.loads(output)
+        diagnostics = json_array.loads(output)  # element by element: see json_array
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ReviewError("ruff's output could not be read (it is not JSON).") from error
     if not isinstance(diagnostics, list):
         raise ReviewError("ruff's output could not be read (it is not a list).")
     findings: list[Finding] = []
     unparsable: set[str] = set()
+    split: dict[str, list[str] | None] = {}
+
+    def lines_of(path: str) -> list[str] | None:
+        if path not in split:
+            split[path] = _ruff_lines(contents.get(path))
+        return split[path]
+
     for raw in diagnostics:
         item = _object(raw, "a diagnostic")
         filename, message = item.get("filename"), item.get("message")
@@ -319,7 +341,9 @@ def ruff_findings(
         else:
             title = f"ruff {rule}" + (f" ({name})" if isinstance(name, str) and name else "")
         suggestion = (
-            _suggestion(item.get("fix"), contents.get(path), start) if start == end else None
+            _suggestion(item.get("fix"), functools.partial(lines_of, path), start)
+            if start == end
+            else None
         )
         findings.append(
             Finding(

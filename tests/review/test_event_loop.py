@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
 from app.render import check_output, render_check_output, render_comment_body
-from app.review import prompt_plan
+from app.review import json_array, prompt_plan
 from app.review.assignment import DEFAULT_ASSIGNMENT
 from app.review.engine import ReviewPlan, review_submission
 from app.review.llm import LLMReviewer
@@ -31,7 +32,7 @@ from app.review.models import (
 )
 from app.review.pipeline import anchor
 from app.review.secrets import mask_secrets
-from app.review.static import StaticReviewer
+from app.review.static import StaticReviewer, ruff_findings
 from tests.fakes.llm import FakeLLM, good
 
 RUBRIC = (Criterion("correctness", "Does what the brief asks", 10),)
@@ -189,3 +190,65 @@ async def test_rendering_runs_in_a_worker_thread() -> None:
     assert output == check_output(review, show_score=False)
     assert len(output.annotations) == 20_000 and "20000 findings" in body
     assert during >= 2
+
+
+# --- ruff's report on a large change --------------------------------------------------------------
+
+
+def ruff_report(count: int) -> bytes:
+    """ruff's JSON for `count` lines of one file, each with a safe one-line fix."""
+    return json.dumps(
+        [
+            {
+                "code": "E711",
+                "message": "Comparison to `None` should be `cond is None`",
+                "filename": "/work/x/src/a.py",
+                "location": {"row": row, "column": 1},
+                "end_location": {"row": row, "column": 10},
+                "fix": {
+                    "applicability": "safe",
+                    "edits": [
+                        {
+                            "content": "x is None",
+                            "location": {"row": row, "column": 4},
+                            "end_location": {"row": row, "column": 13},
+                        }
+                    ],
+                },
+            }
+            for row in range(1, count + 1)
+        ],
+        indent=2,
+    ).encode()
+
+
+def test_ruff_suggestions_split_each_file_once() -> None:
+    """Each safe fix used to decode and split its whole file again: 5,000 fixes in a 3 MB file
+    meant splitting 15 GB of text."""
+    reads = 0
+
+    class Contents(dict[str, bytes]):
+        def get(self, key: str, default: object = None) -> bytes | None:  # type: ignore[override]
+            nonlocal reads
+            reads += 1
+            return super().get(key)
+
+    content = b"if x == None:\n" * 5_000
+    findings = ruff_findings(
+        ruff_report(5_000),
+        root="/work/x",
+        written={"src/a.py": "src/a.py"},
+        contents=Contents({"src/a.py": content}),
+    )
+    assert [f.suggestion for f in findings] == ["if x is None:"] * 5_000
+    assert reads == 1
+
+
+def test_a_large_json_array_is_read_element_by_element() -> None:
+    report = ruff_report(300)
+    assert json_array.loads(report) == json.loads(report)
+    for text in ("[]", " [1, [2], {\"a\": null}] ", "{}", "3"):
+        assert json_array.loads(text) == json.loads(text)
+    for broken in ("[1,]", "[1 2]", "[1] x", "[", ""):
+        with pytest.raises(json.JSONDecodeError):
+            json_array.loads(broken)
