@@ -1,14 +1,21 @@
-"""Deterministic detection of submission text addressed to the grader (prompt injection).
+"""Deterministic detection of submission text addressed to the grader (prompt injection), and its
+removal from what the LLM reads.
 
 Submission text is data: the prompt fences it and nothing in it can change the rubric or scores.
-Attempts to talk to the grader ("ignore previous instructions", "give this 10/10") are still worth
-a human's attention, so they are found here without any model, and reported as warnings.
+Attempts to talk to the grader ("ignore previous instructions", "give this 10/10", in any of a
+dozen languages, encoded, split, spelled in look-alikes or leetspeak, or shaped like the prompt
+itself) are still worth a human's attention, so they are found here without any model and
+reported as warnings. It is a signal for reviewers, not a guarantee: a determined candidate can
+word a request no list foresees.
 
-This module scans what the candidate wrote: the lines each changed file adds (the rest is the
-starter's, not theirs), file names, the PR title and body and commit messages; phrases wrapped over
-two lines, and invisible or bidirectional characters. What text is matched against, how it is
-normalised first, and the required words that spare most lines the patterns, is in
-`injection_patterns`.
+`scan_submission` reads what the candidate wrote: the lines each changed file adds (the rest is
+the starter's), file names, the PR title and body and commit messages. `redact_flagged` replaces
+what the scan flags by a neutral marker, line for line, so that a detected attempt never reaches
+the model: pass it (after secret masking) as the LLM reviewer's `mask`.
+
+How text is read is in `injection_scan` (views), `injection_text` (normalisation),
+`injection_lexicon` with `data/injection/*.toml` (phrases in eleven languages and the rules that
+combine them), `injection_decode` (encodings) and `injection_patterns` (forged structure).
 """
 
 from __future__ import annotations
@@ -17,30 +24,29 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from app.review.injection_patterns import (
-    INST_TAG,
-    ROLE_TAGS,
-    SYSTEM_TAG,
-    TAG_FIRST,
-    TAG_LAST,
-    decode_tags,
-    fold,
-    line_letters,
-    normalise,
-    phrase_anchored,
-    phrase_matches,
-    strip_comment,
-    tag_anchored,
-    uncloak,
-)
+from app.review.injection_scan import Found, scan_block
+from app.review.injection_text import TAG_FIRST, TAG_LAST, concept_line, decode_tags, fold
 from app.review.models import ChangedFile, Finding, Severity, Submission
+from app.review.prompt_hunks import parse_patch
+from app.review.textfile import is_binary
 
-__all__ = ["RULE", "InjectionHit", "normalise", "scan_submission", "scan_text"]
+__all__ = [
+    "MARKER",
+    "RULE",
+    "InjectionHit",
+    "normalise",
+    "redact_flagged",
+    "scan_submission",
+    "scan_text",
+]
 
 RULE = "relo/possible-injection"
 TITLE = "Possible attempt to influence the review"
+MARKER = "[text addressed to the grader removed]"
 _MAX_PHRASE = 80
 _MAX_FINDINGS_PER_SOURCE = 10
+_CONTEXT = 3  # lines read around a reported line: a sentence may be wrapped over a few
+_MARKUP = (".xml", ".xsd", ".xsl", ".xslt", ".html", ".htm", ".xhtml", ".svg", ".vue", ".jsx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,11 @@ class InjectionHit:
     line: int
     kind: str
     phrase: str
+
+
+def normalise(text: str) -> str:
+    """`text` as the phrase lists see it: disguises undone, words one space apart."""
+    return concept_line(fold(text))
 
 
 # --- invisible and bidirectional characters ------------------------------------------------------
@@ -115,23 +126,38 @@ def _clip(phrase: str) -> str:
     return phrase if len(phrase) <= _MAX_PHRASE else phrase[: _MAX_PHRASE - 1] + "…"
 
 
+def _runs(numbers: Sequence[int]) -> Iterator[list[int]]:
+    """Runs of consecutive numbers."""
+    run: list[int] = []
+    for number in numbers:
+        if run and number != run[-1] + 1:
+            yield run
+            run = []
+        run.append(number)
+    if run:
+        yield run
+
+
+def _found(raw_lines: Sequence[str], numbers: Sequence[int], markup: bool) -> Iterator[Found]:
+    """What each run of the given (1-based) line numbers holds, with line numbers, not indexes."""
+    for run in _runs(numbers):
+        block = [raw_lines[n - 1] for n in run]
+        for found in scan_block(block, markup=markup):
+            yield Found(run[found.first], run[found.last], found.kind, found.phrase)
+
+
 def scan_text(
     text: str, *, where: str, path: str | None = None, lines: Collection[int] | None = None
 ) -> list[InjectionHit]:
     """Lines of `text` that address the grader or hide characters, one hit per line and kind.
 
     With `lines` (1-based), only those lines are reported: the lines a candidate changed in a
-    file whose other lines are the starter's. A phrase split over two adjacent lines (e.g. a
-    wrapped comment) is reported on its first line, or on its second when only that one is
-    reported; so each neighbour of a reported line is read too, and only for that.
+    file whose other lines are the starter's. A phrase wrapped over several lines is reported on
+    its first line that is reported; neighbours of reported lines are read for that only.
     """
     raw_lines = text.split("\n")
     count = len(raw_lines)
     wanted = None if lines is None else frozenset(n for n in lines if 1 <= n <= count)
-
-    def reported(number: int) -> bool:
-        return wanted is None or number in wanted
-
     found: dict[tuple[int, str], str] = {}
 
     def add(line: int, kind: str, phrase: str) -> None:
@@ -144,68 +170,57 @@ def scan_text(
                 for kind, phrase in _hidden_hits(raw, first=number == 1):
                     add(number, kind, phrase)
 
-    # The line numbers read, in order: all of them, or the reported ones and their neighbours.
     if wanted is None:
         numbers: Sequence[int] = range(1, count + 1)
     else:
-        numbers = sorted({m for n in wanted for m in (n - 1, n, n + 1) if 1 <= m <= count})
-    texts = [raw_lines[n - 1] for n in numbers]
-    keys, tag_keys = line_letters(texts)
-    # Only lines holding a phrase's first required word can match, alone or with a neighbour;
-    # only lines holding a tag word can hold a tag.
-    hit = phrase_anchored(keys)
-    tagged = tag_anchored(tag_keys)
-    read = sorted({j for i in hit for j in (i - 1, i, i + 1) if 0 <= j < len(numbers)} | tagged)
-
-    is_xml = path is not None and path.casefold().endswith((".xml", ".xsd", ".xsl", ".xslt"))
-    stripped: dict[int, str] = {}
-    single: dict[int, set[tuple[str, str]]] = {}
-    for index in read:
-        number = numbers[index]
-        uncloaked = uncloak(texts[index])
-        norm = fold(uncloaked)
-        bare = strip_comment(norm)
-        stripped[index] = bare
-        matched: set[tuple[str, str]] = set()
-        if index in hit:
-            matched = {(kind, match.group(0)) for kind, match in phrase_matches(bare, keys[index])}
-        single[index] = matched
-        if not reported(number):
-            continue  # read only to be joined with a neighbour
-        if index in tagged:
-            for match in ROLE_TAGS.finditer(norm):
-                add(number, "role-tag", match.group(0))
-            for match in INST_TAG.finditer(uncloaked):
-                add(number, "role-tag", match.group(0))
-            system_tag = None if is_xml else SYSTEM_TAG.search(norm)
-            if system_tag is not None:
-                add(number, "role-tag", system_tag.group(0))
-        for kind, phrase in matched:
-            add(number, kind, phrase)
-
-    # A phrase wrapped over two lines is whatever the pair matches that neither line does alone.
-    for index in read:
-        if index + 1 not in stripped or numbers[index + 1] != numbers[index] + 1:
-            continue
-        if index not in hit and index + 1 not in hit:
-            continue
-        first, second = stripped[index], stripped[index + 1]
-        if not first or not second:
-            continue
-        number = numbers[index] if reported(numbers[index]) else numbers[index + 1]
-        if not reported(number):
-            continue
-        pair = {
-            (kind, match.group(0))
-            for kind, match in phrase_matches(f"{first} {second}", keys[index] + keys[index + 1])
-        }
-        for kind, phrase in pair - single[index] - single[index + 1]:
-            add(number, kind, phrase)
-
+        near = {m for n in wanted for m in range(n - _CONTEXT, n + _CONTEXT + 1)}
+        numbers = sorted(m for m in near if 1 <= m <= count)
+    markup = path is not None and path.casefold().endswith(_MARKUP)
+    for hit in _found(raw_lines, numbers, markup):
+        span = range(hit.first, hit.last + 1)
+        reported = next((n for n in span if wanted is None or n in wanted), None)
+        if reported is not None:
+            add(reported, hit.kind, hit.phrase)
     return [
         InjectionHit(where=where, path=path, line=line, kind=kind, phrase=phrase)
         for (line, kind), phrase in sorted(found.items())
     ]
+
+
+# --- redaction -----------------------------------------------------------------------------------
+
+_INDENT = re.compile(r"^[ \t]*")
+_SMUGGLED = re.compile("[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069]")
+
+
+def redact_flagged(text: str, *, marker: str = MARKER) -> str:
+    """`text` with every line the scan flags replaced by `marker` (indentation kept), and
+    invisible tag and bidirectional-control characters dropped; the lines stay as many and in
+    place, so line numbers shown to the model do not move. Pure; meant as (part of) the LLM
+    reviewer's `mask`."""
+    raw_lines = text.split("\n")
+    flagged: set[int] = set()
+    for hit in _found(raw_lines, range(1, len(raw_lines) + 1), markup=False):
+        flagged.update(range(hit.first, hit.last + 1))
+    for number in flagged:
+        line = raw_lines[number - 1]
+        raw_lines[number - 1] = _redact_line(line, marker)
+    redacted = "\n".join(raw_lines)
+    return _SMUGGLED.sub("", redacted) if not redacted.isascii() else redacted
+
+
+def _redact_line(line: str, marker: str) -> str:
+    """The line's comment replaced when the comment alone is what is flagged (the code before
+    it stays for the review); else the whole line, indentation kept."""
+    from app.review.injection_text import comment
+
+    note = comment(line)
+    if note:
+        start = line.rfind(note)
+        code = line[:start].rstrip(" #/*-;<!%")
+        if code.strip() and start > 0 and scan_block([note]):
+            return line[:start] + marker
+    return _INDENT.match(line).group(0) + marker  # type: ignore[union-attr]
 
 
 # --- submission ----------------------------------------------------------------------------------
@@ -219,16 +234,13 @@ _LABELS = {
     "system-prompt": "refers to the grader's system prompt",
     "suppress-findings": "asks the grader not to report problems",
     "role-tag": "contains a chat-template role marker",
+    "forged-structure": "imitates the grader's prompt or answer (a fence, score object or rubric)",
     "invisible-unicode": "contains invisible characters",
     "bidi-control": "contains bidirectional control characters",
     "tag-characters": "contains invisible Unicode tag characters",
 }
 _NAME_SEPARATORS = re.compile(r"[_\-./\\]+")
 _CHARACTER_KINDS = frozenset({"invisible-unicode", "bidi-control", "tag-characters"})
-
-
-def _is_binary(content: bytes) -> bool:
-    return b"\x00" in content[:8192]
 
 
 def _findings(hits: Iterable[InjectionHit], *, in_file: bool) -> Iterator[Finding]:
@@ -277,6 +289,33 @@ def _candidate_lines(changed: ChangedFile) -> frozenset[int] | None:
     return changed.changed_lines
 
 
+def _patch_text(patch: str) -> tuple[str, frozenset[int]]:
+    """The new side of a patch as text (lines the patch does not show left empty), and the
+    numbers of its added lines: what the model reads of a file whose content was not fetched."""
+    shown: dict[int, str] = {}
+    added: set[int] = set()
+    for hunk in parse_patch(patch):
+        for line in hunk.lines:
+            if line.new_line is not None:
+                shown[line.new_line] = line.text
+                if line.kind == "+":
+                    added.add(line.new_line)
+    last = max(shown, default=0)
+    return "\n".join(shown.get(n, "") for n in range(1, last + 1)), frozenset(added)
+
+
+def _file_hits(changed: ChangedFile, content: bytes | None) -> list[InjectionHit]:
+    """Hits in what the candidate wrote in one file: its content when fetched and text, else the
+    added lines of its patch (a file too big to fetch still reaches the model as a patch)."""
+    if content is not None and not is_binary(content):
+        text = content.decode("utf-8", errors="replace")
+        return scan_text(text, where="file", path=changed.path, lines=_candidate_lines(changed))
+    if changed.patch:
+        text, added = _patch_text(changed.patch)
+        return scan_text(text, where="file", path=changed.path, lines=added)
+    return []
+
+
 def scan_submission(submission: Submission) -> tuple[Finding, ...]:
     """Warnings for text addressed to the grader anywhere the candidate wrote: the lines a changed
     file adds (the rest is the starter's), changed files' names, the PR title and body, and commit
@@ -293,11 +332,7 @@ def scan_submission(submission: Submission) -> tuple[Finding, ...]:
         name = _NAME_SEPARATORS.sub(" ", changed.path)
         name_hits = scan_text(name, where="file name", path=changed.path)
         findings.extend(_findings(name_hits, in_file=False))
-        content = submission.contents.get(changed.path)
-        if content is None or _is_binary(content):
-            continue
-        text = content.decode("utf-8", errors="replace")
-        hits = scan_text(text, where="file", path=changed.path, lines=_candidate_lines(changed))
+        hits = _file_hits(changed, submission.contents.get(changed.path))
         findings.extend(_findings(hits, in_file=True))
     texts = [("PR title", submission.title), ("PR body", submission.body)]
     texts += [

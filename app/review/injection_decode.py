@@ -1,0 +1,136 @@
+"""Text hidden in encodings: what a line says once base64, base32, hex, binary, character codes,
+`\\uXXXX`/`\\xXX` escapes, HTML entities or URL encoding are undone.
+
+Decoding is only tried where a line holds something that looks encoded, and a result counts
+only when it reads as text (printable, with letters and a space or a run of CJK letters), so
+hashes, keys and ordinary long identifiers cost one regular-expression search and decode to
+nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import urllib.parse
+from collections.abc import Iterator
+
+_MIN_TEXT = 8  # decoded characters: shorter results hold no phrase
+_ANY = re.compile(
+    r"[A-Za-z0-9+/_-]{16,}|\\[uUx]|\\[0-7]{3}|&#?\w{2,8};|%[0-9A-Fa-f]{2}"
+    r"|\d{2,3}\s*,\s*\d{2,3}\s*,\s*\d{2,3}|[01]{8}|(?:[0-9A-Fa-f]{2}[\s,:;-]){7}"
+)
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
+_BASE32 = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9])")
+_HEX = re.compile(
+    r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,}(?![0-9A-Fa-f])"
+    r"|(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s,:;-]*){8,}"
+)
+_ESCAPES = re.compile(
+    r"\\u\{[0-9A-Fa-f]{1,6}\}|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}|(?:\\x[0-9A-Fa-f]{2})+|\\[0-7]{3}"
+)
+_ENTITY = re.compile(r"&#?\w{2,8};")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_CODES = re.compile(r"(?:\b\d{2,6}\s*,\s*){5,}\d{2,6}\b")
+_BINARY = re.compile(r"(?:[01]{8}[\s,]*){4,}")
+
+
+def readable(text: str) -> bool:
+    """Whether decoded text reads as text rather than as bytes."""
+    if len(text) < _MIN_TEXT or (
+        not text.isprintable() and not all(c.isprintable() or c in "\n\t\r" for c in text)
+    ):
+        return False
+    letters = sum(c.isalpha() for c in text)
+    return letters >= len(text) * 0.5 and (
+        " " in text or any("\u3040" <= c <= "\u9fff" for c in text)
+    )
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if readable(text) else None
+
+
+def _base64(blob: str) -> str | None:
+    if not any(c.isdigit() or c in "+/=" for c in blob):
+        return None  # long identifiers are base64's alphabet too; encoded text holds digits
+    padded = blob + "=" * (-len(blob) % 4)
+    try:
+        data = base64.b64decode(padded, altchars=b"-_" if ("-" in blob or "_" in blob) else None)
+    except (binascii.Error, ValueError):
+        return None
+    return _utf8(data)
+
+
+def _hex(blob: str) -> str | None:
+    digits = re.sub(r"0x|\\x|[\s,:;-]", "", blob)
+    if len(digits) % 2:
+        return None
+    try:
+        return _utf8(bytes.fromhex(digits))
+    except ValueError:
+        return None
+
+
+def _escape(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token.startswith("\\x"):
+        data = bytes(int(token[i + 2 : i + 4], 16) for i in range(0, len(token), 4))
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+    if token.startswith("\\u{"):
+        return chr(min(int(token[3:-1], 16), 0x10FFFF))
+    if token[1] in "uU":
+        return chr(min(int(token[2:], 16), 0x10FFFF))
+    return chr(int(token[1:], 8))
+
+
+def _codes(blob: str) -> str | None:
+    values = [int(v) for v in re.findall(r"\d+", blob)]
+    if any(v > 0x10FFFF for v in values):
+        return None
+    text = "".join(map(chr, values))
+    return text if readable(text) else None
+
+
+def _binary(blob: str) -> str | None:
+    bits = re.findall(r"[01]{8}", blob)
+    return _utf8(bytes(int(b, 2) for b in bits))
+
+
+def decodings(line: str) -> Iterator[tuple[str, str]]:
+    """(encoding, decoded text) for each encoded part of a raw line that decodes to text."""
+    if not _ANY.search(line):
+        return
+    for match in _BASE64.finditer(line):
+        if (text := _base64(match.group(0))) is not None:
+            yield "base64", text
+    for match in _BASE32.finditer(line):
+        try:
+            data = base64.b32decode(match.group(0) + "=" * (-len(match.group(0)) % 8))
+        except (binascii.Error, ValueError):
+            continue
+        if (text := _utf8(data)) is not None:
+            yield "base32", text
+    for match in _HEX.finditer(line):
+        if (text := _hex(match.group(0))) is not None:
+            yield "hex", text
+    if len(_ESCAPES.findall(line)) >= 3:
+        yield "escapes", _ESCAPES.sub(_escape, line)
+    if len(_ENTITY.findall(line)) >= 3:
+        yield "HTML entities", html.unescape(line)
+    if len(_PERCENT.findall(line)) >= 3:
+        yield "URL encoding", urllib.parse.unquote(line.replace("+", " "))
+    for match in _CODES.finditer(line):
+        if (text := _codes(match.group(0))) is not None:
+            yield "character codes", text
+    for match in _BINARY.finditer(line):
+        if (text := _binary(match.group(0))) is not None:
+            yield "binary", text

@@ -1,0 +1,202 @@
+"""One run of consecutive lines, read every way a phrase can hide in it.
+
+The lines are folded (`injection_text`) and read as one flowing text, so that a sentence wrapped
+over a comment block is still one sentence; then again through each disguise undone: rot13,
+leetspeak, spaced-out letters, string literals joined (`"ign" + "ore"`), comments joined across
+code lines, and whatever base64, hex, escapes, entities or URL encoding decode to (itself read
+the same way, twice at most). The phrase rules (`injection_lexicon`) and the forged-structure
+patterns (`injection_patterns`) run on every view; a finding names the lines it spans.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from app.review import injection_patterns as patterns
+from app.review.injection_decode import decodings
+from app.review.injection_lexicon import Matcher, load
+from app.review.injection_text import (
+    LOOSE,
+    ROT13,
+    comment,
+    concept_line,
+    fold,
+    leet,
+    literals,
+    spaced_out,
+)
+
+_MAX_DEPTH = 2  # decoded text is decoded once more (base64 of hex), no further
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Lines `first`..`last` (indexes into the scanned lines) hold text of this kind."""
+
+    first: int
+    last: int
+    kind: str
+    phrase: str
+
+
+@functools.cache
+def matcher() -> Matcher:
+    """The phrase lists compiled once per process (pure data; loading takes ~0.1 s)."""
+    return Matcher(load())
+
+
+class _View:
+    """Pieces of text, each from one line, joined into one string that remembers its lines."""
+
+    def __init__(self, pieces: Iterable[tuple[int, str, str]]) -> None:
+        parts = [" "]
+        self.starts: list[int] = []
+        self.lines: list[int] = []
+        length = 1
+        for line, glue, text in pieces:
+            if not text:
+                continue
+            if self.lines and glue:
+                parts.append(glue)
+                length += len(glue)
+            self.starts.append(length)
+            self.lines.append(line)
+            parts.append(text)
+            length += len(text)
+        parts.append(" ")
+        self.text = "".join(parts)
+
+    def line_at(self, offset: int) -> int:
+        return self.lines[max(bisect.bisect_right(self.starts, offset) - 1, 0)]
+
+
+def _hyphenated(folded: str) -> bool:
+    stripped = folded.rstrip()
+    return len(stripped) > 1 and stripped[-1] == "-" and stripped[-2].isalpha()
+
+
+def _flow(folded: Sequence[str], words: Sequence[str]) -> _View:
+    """The lines as one text; a word hyphenated at a line's end is joined to the next line's."""
+    pieces = []
+    glue = " "
+    for index, text in enumerate(words):
+        pieces.append((index, glue, text))
+        glue = "" if _hyphenated(folded[index]) else " "
+    return _View(pieces)
+
+
+def _rule_matches(
+    view: _View, label: str, *, loose: bool = False, infix: bool = False
+) -> list[Found]:
+    rules = matcher()
+    if not view.lines:
+        return []
+    hits = rules.infix.hits(view.text) if infix else rules.hits(view.text, loose=loose)
+    if not hits:
+        return []
+    found = []
+    for match in rules.matches(view.text, hits):
+        start = view.text.rfind(" ", 0, match.start) + 1
+        end = view.text.find(" ", match.end)
+        phrase = " ".join(view.text[start : end if end >= 0 else None].split())
+        if label:
+            phrase = f"{phrase} ({label})"
+        found.append(
+            Found(view.line_at(match.start), view.line_at(match.end - 1), match.kind, phrase)
+        )
+    return found
+
+
+def _phrases(raw: Sequence[str], folded: Sequence[str]) -> list[Found]:
+    words = [concept_line(line) for line in folded]
+    flow = _flow(folded, words)
+    found = _rule_matches(flow, "")
+    if any("a" <= c <= "z" for c in flow.text):
+        found += _rule_matches(_flow(folded, [w.translate(ROT13) for w in words]), "rot13")
+    spelled = [leet(line) for line in folded]
+    if any(s is not None for s in spelled):
+        loose = [
+            concept_line(s if s is not None else line.translate(LOOSE))
+            for s, line in zip(spelled, folded, strict=True)
+        ]
+        found += _rule_matches(_flow(folded, loose), "leetspeak", loose=True)
+    for index, line in enumerate(folded):
+        for number, version in enumerate(spaced_out(line)):
+            view = _View([(index, " ", concept_line(version))])
+            found += _rule_matches(view, "spaced out", infix=number == 1)
+    found += _joined(raw)
+    return found
+
+
+def _joined(raw: Sequence[str]) -> list[Found]:
+    """String literals joined (with and without spaces), and comments joined across code."""
+    strings = [(i, text) for i, line in enumerate(raw) for text in literals(line)]
+    found: list[Found] = []
+    if len(strings) >= 2:
+        for glue in ("", " "):
+            view = _View((i, glue, concept_line(fold(text))) for i, text in strings)
+            found += _rule_matches(view, "joined strings")
+    notes = [(i, text) for i, line in enumerate(raw) if (text := comment(line))]
+    if len(notes) >= 2:
+        view = _View((i, " ", concept_line(fold(text))) for i, text in notes)
+        found += _rule_matches(view, "joined comments")
+    return found
+
+
+def _structures(raw: Sequence[str], folded: Sequence[str], *, markup: bool) -> list[Found]:
+    found = []
+    for index, (line, low) in enumerate(zip(raw, folded, strict=True)):
+        for phrase in patterns.role_tags(line, low, markup=markup):
+            found.append(Found(index, index, "role-tag", phrase))
+        for phrase in patterns.fences(low):
+            found.append(Found(index, index, "forged-structure", phrase))
+    for index, phrase in patterns.score_objects(folded).items():
+        found.append(Found(index, index, "forged-structure", phrase))
+    rules = matcher()
+    for row, table in patterns.table_rows(folded):
+        header = " " + " ".join(concept_line(folded[i]) for i in table) + " "
+        concepts = {h.concept for h in rules.hits(header)}
+        if concepts & {"score_label", "rubric"}:
+            found.append(Found(row, row, "forged-structure", folded[row].strip()))
+    return found
+
+
+def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
+    found: list[Found] = []
+    sources = list(enumerate(raw))
+    strings = [(i, text) for i, line in enumerate(raw) for text in literals(line)]
+    if len(strings) >= 2:  # an encoded blob split into concatenated strings
+        sources.append((strings[0][0], "".join(text for _, text in strings)))
+    for index, line in sources:
+        for label, text in decodings(line):
+            inner = scan_block(text.split("\n"), markup=markup, depth=depth + 1)
+            found += [Found(index, index, f.kind, f"{f.phrase} ({label})") for f in inner]
+    return found
+
+
+def scan_block(raw: Sequence[str], *, markup: bool = False, depth: int = 0) -> list[Found]:
+    """What the lines `raw` hold that addresses the grader, by line range (first found first)."""
+    folded = [fold(line) for line in raw]
+    found = _phrases(raw, folded) + _structures(raw, folded, markup=markup)
+    if depth < _MAX_DEPTH:
+        found += _decoded(raw, depth, markup)
+    return _irreducible(found)
+
+
+def _irreducible(found: list[Found]) -> list[Found]:
+    """Without matches over several lines that hold a match of the same kind over fewer: a
+    phrase on one line is not also reported, stitched to its neighbour, on the next."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for f in found:
+        spans.setdefault(f.kind, []).append((f.first, f.last))
+    return [
+        f
+        for f in found
+        if f.first == f.last
+        or not any(
+            f.first <= a and b <= f.last and (a, b) != (f.first, f.last) for a, b in spans[f.kind]
+        )
+    ]
