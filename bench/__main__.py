@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import github_calls, prompt_efficiency, review_overhead, scale_out, webhook_ack
+from bench import (
+    github_calls,
+    loop_lag,
+    prompt_efficiency,
+    review_overhead,
+    scale_out,
+    webhook_ack,
+)
 from bench.common import Result
 
 BENCHMARKS: dict[str, Callable[[], Result]] = {
@@ -24,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "prompt": prompt_efficiency.run,
     "overhead": review_overhead.run,
     "scaleout": scale_out.run,
+    "looplag": loop_lag.run,
 }
 
 
