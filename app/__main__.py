@@ -19,10 +19,12 @@ def _secrets(settings: Settings) -> list[str]:
 def serve(settings: Settings) -> int:
     import asyncio
     import logging
+    from pathlib import Path
 
     import uvicorn
 
     from app.logs import configure
+    from app.setup import prepare_setup
     from app.web import create_app
 
     settings.validate_for_service()
@@ -31,14 +33,17 @@ def serve(settings: Settings) -> int:
     if settings.webhook_secret and not settings.github_app_configured:
         logging.getLogger("app").warning(
             "GITHUB_WEBHOOK_SECRET is set but the GitHub App is not (GITHUB_APP_ID and a "
-            "private key): deliveries are accepted and recorded, but no review can run."
+            "private key): deliveries are accepted and recorded, but no review can run; "
+            "/setup is closed, so fill in GITHUB_APP_ID and the key in .env."
         )
-    if settings.setup_mode:
+    # The link carries this start's one-time setup token: only whoever reads the log can
+    # register the app, and /setup refuses once any GitHub credential is set.
+    settings, setup_link = prepare_setup(settings, Path(".env"))
+    if setup_link is not None:
         logging.getLogger("app").warning(
-            "The GitHub App is not configured yet: open http://%s:%s/setup to register it, "
+            "The GitHub App is not configured yet: open %s to register it, "
             "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET in .env.",
-            settings.host,
-            settings.port,
+            setup_link,
         )
     uvicorn.run(
         create_app(settings),

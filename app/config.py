@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # Where GitHub reaches this service (https://relo.example.com); /setup uses it in the
     # manifest, else the address the setup page was opened at.
     public_url: str | None = None
+    # The secret in the /setup link; empty: `serve` makes a new one at each start and logs it.
+    setup_token: SecretStr | None = None
 
     # `python -m app worker` serves its own /metrics here when set (the web process has /metrics).
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)

@@ -1,40 +1,51 @@
-"""Registering the GitHub App in one click: GitHub's manifest flow.
+"""Registering the GitHub App in one click: GitHub's manifest flow, open only to the operator.
 
-`GET /setup` serves a page whose form posts `manifest.yml` (with this service's own webhook and
-redirect URLs filled in) and a one-time `state` to GitHub. GitHub creates the app and sends the
-browser back to `GET /setup/callback?code=…&state=…`; the code is exchanged for the app's id,
-private key and webhook secret, which are written to `.env` (the key to its own file, mode 600).
-Once the app is configured, both pages say so and change nothing.
+`GET /setup?token=…` serves a page whose form posts `manifest.yml` (with this service's own
+webhook and redirect URLs filled in) and a one-time `state` to GitHub. GitHub creates the app and
+sends the browser back to `GET /setup/callback?code=…&state=…`; the code is exchanged for the
+app's id, private key and webhook secret, which are written to `.env` (the key to its own file,
+mode 600).
 
-The pages use no JavaScript; everything shown is escaped, and nothing secret is ever shown.
+Whoever completes this flow decides which GitHub App the service trusts, so it is guarded the
+way self-hosted tools guard first-run setup: the page needs a token that `python -m app serve`
+makes at start and logs (or SETUP_TOKEN), compared in constant time; states are issued only to
+holders of the token; and both pages refuse with 403 once any GitHub credential exists (app id,
+private key or webhook secret, in the settings or in `.env`). After one registration the token
+is spent until the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import io
+import hmac
 import json
 import logging
-import os
 import re
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx2
 import yaml
-from dotenv import dotenv_values
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from app.config import Settings
+from app.setup_env import EnvUnreadable, credentials_in, save_registration
+from app.setup_pages import (
+    done_page,
+    e,
+    error_page,
+    locked_page,
+    page,
+    refused_page,
+    registration_forms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +54,6 @@ STATE_TTL_SECONDS = 3600.0  # GitHub: the whole flow must finish within one hour
 MAX_STATES = 1000
 _ORG = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,200}")
-_ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
-_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@+,-]*")
 
 
 class SetupError(Exception):
@@ -92,94 +101,32 @@ def load_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def _quote_env(value: str) -> str:
-    if _PLAIN_VALUE.fullmatch(value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def token_matches(expected: SecretStr | None, given: str) -> bool:
+    """Constant-time check of the setup token; no token configured opens nothing."""
+    if expected is None or not expected.get_secret_value():
+        return False
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
 
 
-def _closes(text: str, quote_char: str) -> bool:
-    """Whether `text` holds an unescaped `quote_char` (the end of a quoted value)."""
-    escaped = False
-    for char in text:
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote_char == '"':
-            escaped = True
-        elif char == quote_char:
-            return True
-    return False
+def prepare_setup(settings: Settings, env_path: Path) -> tuple[Settings, str | None]:
+    """For `serve`: the settings to run with (carrying a setup token when setup is open) and the
+    setup link to log, or None when any GitHub credential exists and /setup is closed.
 
-
-def env_with(text: str, values: Mapping[str, str]) -> str:
-    """`text` (a .env file) with each key in `values` set in place; other lines and comments are
-    kept, multi-line quoted values of replaced keys are replaced whole, missing keys appended."""
-    lines = text.splitlines()
-    out: list[str] = []
-    seen: set[str] = set()
-    i = 0
-    while i < len(lines):
-        match = _ENV_LINE.fullmatch(lines[i])
-        if match is None or match.group(1) not in values:
-            out.append(lines[i])
-            i += 1
-            continue
-        key, rest = match.group(1), match.group(2)
-        if rest[:1] in ("'", '"') and not _closes(rest[1:], rest[0]):
-            end = next((j for j in range(i + 1, len(lines)) if _closes(lines[j], rest[0])), i)
-            i = end
-        out.append(f"{key}={_quote_env(values[key])}")
-        seen.add(key)
-        i += 1
-    missing = [key for key in values if key not in seen]
-    if missing:
-        if out and out[-1].strip():
-            out.append("")
-        out.append(f"# Written by /setup on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.")
-        out += [f"{key}={_quote_env(values[key])}" for key in missing]
-    return "\n".join(out) + "\n"
-
-
-def _write_atomic(path: Path, data: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    A token the operator set (SETUP_TOKEN) is kept and not logged; otherwise a new one is made
+    for this start only."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_registration(env_path: Path, app: Mapping[str, Any]) -> Path:
-    """Write the key file (mode 600) beside .env, then the three settings into .env."""
-    env_path = env_path.resolve()
-    slug = re.sub(r"[^A-Za-z0-9_.-]", "-", str(app.get("slug") or "")).strip(".-") or "github-app"
-    key_path = env_path.parent / f"{slug}.private-key.pem"
-    _write_atomic(key_path, str(app["pem"]), 0o600)
-    existing = env_path.read_text(encoding="utf-8") if env_path.exists() else ""
-    mode = env_path.stat().st_mode & 0o777 if env_path.exists() else 0o600
-    values = {
-        "GITHUB_APP_ID": str(app["id"]),
-        "GITHUB_PRIVATE_KEY_PATH": str(key_path),
-        "GITHUB_WEBHOOK_SECRET": str(app["webhook_secret"]),
-    }
-    if dotenv_values(stream=io.StringIO(existing)).get("GITHUB_PRIVATE_KEY"):
-        values["GITHUB_PRIVATE_KEY"] = ""  # one key source only: the new key file wins
-    _write_atomic(env_path, env_with(existing, values), mode)
-    return key_path
-
-
-def registered_app_id(settings: Settings, env_path: Path) -> str | None:
-    """The app id already set in the running settings or in .env, if any."""
-    if settings.github_app_configured:
-        return settings.github_app_id
-    try:
-        value = dotenv_values(env_path).get("GITHUB_APP_ID") if env_path.is_file() else None
-    except (OSError, UnicodeDecodeError):
-        return None  # unreadable: writing it will fail too, and say so
-    return value or None
+        if credentials_in(settings, env_path):
+            return settings, None
+    except EnvUnreadable:
+        return settings, None
+    base = f"http://{settings.host}:{settings.port}"
+    if settings.public_url:
+        base = settings.public_url.rstrip("/")
+    if settings.setup_token is not None and settings.setup_token.get_secret_value():
+        return settings, f"{base}/setup?token=<SETUP_TOKEN>"
+    token = secrets.token_urlsafe(32)
+    with_token = settings.model_copy(update={"setup_token": SecretStr(token)})
+    return with_token, f"{base}/setup?token={token}"
 
 
 class StateStore:
@@ -235,106 +182,6 @@ async def exchange_code(http: httpx2.AsyncClient, api_url: str, code: str) -> di
     return app
 
 
-# --- pages -----------------------------------------------------------------------------------
-
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.5}code{background:#f3f3f3;padding:0 .2em}button{font-size:1rem;"
-    "padding:.4em 1em}.error{color:#a00}form{margin:1em 0}"
-)
-
-
-def _page(title: str, body: str, status: int, form_origin: str) -> HTMLResponse:
-    csp = (
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
-        f"frame-ancestors 'none'; form-action 'self' {form_origin}"
-    )
-    document = (
-        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
-    )
-    headers = {
-        "content-security-policy": csp,
-        "x-frame-options": "DENY",
-        "referrer-policy": "no-referrer",  # the callback URL carries the code
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-    }
-    return HTMLResponse(document, status_code=status, headers=headers)
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _registration_forms(web: str, manifest: str, state: str, org: str | None, error: str) -> str:
-    hidden = (
-        f'<input type="hidden" name="manifest" value="{_e(manifest)}">'
-        f'<input type="hidden" name="state" value="{_e(state)}">'
-    )
-    parts = [
-        "<h2>On your personal account</h2>",
-        f'<form id="register-personal" method="post" action="{_e(web)}/settings/apps/new">'
-        f'{hidden}<button type="submit">Register on my account</button></form>',
-        "<h2>On an organisation</h2>",
-    ]
-    if org is not None:
-        action = f"{web}/organizations/{org}/settings/apps/new"
-        parts.append(
-            f'<form id="register-org" method="post" action="{_e(action)}">{hidden}'
-            f'<button type="submit">Register on {_e(org)}</button></form>'
-        )
-    if error:
-        parts.append(f'<p class="error">{_e(error)}</p>')
-    parts.append(
-        '<form id="choose-org" method="get" action=""><label>Organisation name '
-        f'<input name="org" value="{_e(org or "")}" maxlength="39" required '
-        'pattern="[A-Za-z0-9](-?[A-Za-z0-9])*" autocomplete="off"></label> '
-        '<button type="submit">Continue</button></form>'
-    )
-    return "\n".join(parts)
-
-
-def _configured_page(app_id: str, web: str) -> HTMLResponse:
-    body = (
-        f"<p>Relo Review is already registered as GitHub App <strong>{_e(app_id)}</strong>. "
-        "Nothing was changed.</p><p>To register a different app, remove "
-        "<code>GITHUB_APP_ID</code>, <code>GITHUB_PRIVATE_KEY_PATH</code> and "
-        "<code>GITHUB_WEBHOOK_SECRET</code> from <code>.env</code> and restart the service. "
-        "If the service was just registered, restart it to load the new settings.</p>"
-    )
-    return _page("Relo Review is registered", body, 200, web)
-
-
-def _error_page(sentence: str, status: int, web: str) -> HTMLResponse:
-    body = f'<p class="error">{_e(sentence)}</p><p><a href="/setup">Start again</a></p>'
-    return _page("Registration did not finish", body, status, web)
-
-
-def _done_page(app: Mapping[str, Any], env_path: Path, key_path: Path, web: str) -> HTMLResponse:
-    html_url = str(app.get("html_url") or "")
-    if not html_url.startswith(("https://", "http://")):
-        html_url = f"{web}/apps/{app.get('slug', '')}"
-    install = f"{html_url.rstrip('/')}/installations/new"
-    body = (
-        f"<p>GitHub created the app <strong>{_e(app.get('name') or app.get('slug') or '')}"
-        f"</strong> (id {_e(app['id'])}). Its id and webhook secret were written to "
-        f"<code>{_e(env_path)}</code>, and its private key to <code>{_e(key_path)}</code> "
-        "(readable by this user only).</p>"
-        "<h2>Next steps</h2><ol>"
-        f'<li><a id="install" href="{_e(install)}">Install the app</a> on your organisation '
-        "(or on chosen repositories).</li>"
-        "<li>Restart the service so that it loads the new settings "
-        "(stop it, then <code>make backend.run</code> or your process manager's restart).</li>"
-        "<li>Put the assignment config in the organisation's <code>.github</code> repository "
-        "(<code>.github/assignment-review.yml</code>) and check it with "
-        "<code>python -m app check-config FILE</code>.</li></ol>"
-    )
-    return _page("Relo Review is registered", body, 200, web)
-
-
 # --- routes ----------------------------------------------------------------------------------
 
 
@@ -351,6 +198,7 @@ def setup_routes(
     env_path = env_path.resolve()
     store = states or StateStore()
     lock = asyncio.Lock()
+    spent = False  # one registration per start: the token opens nothing after it
 
     def base_url(request: Request) -> str:
         public = settings.public_url
@@ -358,14 +206,31 @@ def setup_routes(
             return public.rstrip("/")
         return str(request.base_url).rstrip("/")
 
+    async def closed() -> HTMLResponse | None:
+        """The refusal when credentials exist (or cannot be ruled out), else None."""
+        try:
+            present = await asyncio.to_thread(credentials_in, settings, env_path)
+        except EnvUnreadable:
+            sentence = (
+                f"{env_path} cannot be read, so the service cannot tell whether it is set up."
+            )
+            return error_page(sentence, 500, web)
+        if present or spent:
+            return refused_page(present or ["GITHUB_APP_ID"], web)
+        return None
+
     async def setup_page(request: Request) -> HTMLResponse:
-        app_id = await asyncio.to_thread(registered_app_id, settings, env_path)
-        if app_id is not None:
-            return _configured_page(app_id, web)
+        refusal = await closed()
+        if refusal is not None:
+            return refusal
+        token = request.query_params.get("token", "")
+        if not token_matches(settings.setup_token, token):
+            log.warning("/setup refused a request without the setup token")
+            return locked_page(web)
         try:
             template = await asyncio.to_thread(load_manifest, manifest_path)
         except SetupError as exc:
-            return _error_page(str(exc), exc.status, web)
+            return error_page(str(exc), exc.status, web)
         base = base_url(request)
         manifest = json.dumps(build_manifest(template, base), separators=(",", ":"))
         org = request.query_params.get("org", "").strip() or None
@@ -373,22 +238,24 @@ def setup_routes(
         if org is not None and not _ORG.fullmatch(org):
             error = f"{org[:60]!r} is not a GitHub organisation name (letters, digits, hyphens)."
             org = None
+        forms = registration_forms(web, manifest, store.issue(), org, error, token)
         body = (
             "<p>This registers Relo Review as a GitHub App from <code>manifest.yml</code>. "
-            f"GitHub will send webhooks to <code>{_e(base)}/webhook</code> and bring you back "
-            f"to <code>{_e(base)}/setup/callback</code>; if GitHub cannot reach that address, "
+            f"GitHub will send webhooks to <code>{e(base)}/webhook</code> and bring you back "
+            f"to <code>{e(base)}/setup/callback</code>; if GitHub cannot reach that address, "
             "set <code>PUBLIC_URL</code> and reload this page. Complete the registration "
-            "within one hour.</p>\n" + _registration_forms(web, manifest, store.issue(), org, error)
+            "within one hour.</p>\n" + forms
         )
-        return _page("Register Relo Review on GitHub", body, 200, web)
+        return page("Register Relo Review on GitHub", body, 200, web)
 
     async def callback(request: Request) -> HTMLResponse:
+        nonlocal spent
         code = request.query_params.get("code", "")
         state = request.query_params.get("state", "")
         async with lock:
-            app_id = await asyncio.to_thread(registered_app_id, settings, env_path)
-            if app_id is not None:
-                return _configured_page(app_id, web)
+            refusal = await closed()
+            if refusal is not None:
+                return refusal
             try:
                 if not code or not state:
                     raise SetupError(
@@ -408,7 +275,8 @@ def setup_routes(
                 else:
                     app = await exchange_code(http, settings.github_api_url, code)
             except SetupError as exc:
-                return _error_page(str(exc), exc.status, web)
+                return error_page(str(exc), exc.status, web)
+            spent = True  # GitHub made an app for this flow: no second one from this start
             try:
                 key_path = await asyncio.to_thread(save_registration, env_path, app)
             except OSError as exc:
@@ -418,9 +286,9 @@ def setup_routes(
                     f"written to {env_path} ({exc.strerror or exc}). Generate a new "
                     "private key in the app's settings on GitHub and fill in .env by hand."
                 )
-                return _error_page(sentence, 500, web)
+                return error_page(sentence, 500, web)
         log.info("GitHub App %s registered; settings written to %s", app["id"], env_path)
-        return _done_page(app, env_path, key_path, web)
+        return done_page(app, env_path, key_path, web)
 
     return [
         Route("/setup", setup_page, methods=["GET"], name="setup"),

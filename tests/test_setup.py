@@ -1,4 +1,5 @@
-"""The manifest flow: /setup renders the registration forms, /setup/callback writes .env."""
+"""The manifest flow: /setup renders the registration forms, /setup/callback writes .env; only
+for whoever holds the setup token, and never once any GitHub credential exists."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dotenv import dotenv_values
 from starlette.applications import Starlette
 
 from app.config import Settings
-from app.setup import StateStore, env_with, github_web_url, setup_routes
+from app.setup import StateStore, github_web_url, prepare_setup, setup_routes
+from app.setup_env import env_with
 from tests.fakes.github import FakeGitHub
 
 EXISTING_ENV = """\
@@ -29,11 +31,14 @@ GITHUB_WEBHOOK_SECRET=
 GITHUB_API_URL=https://api.github.test
 OPENAI_MODEL=gpt-4o-mini
 """
+TOKEN = "setup-token-0123456789abcdefghijklmnop"
 
 
 @pytest.fixture
 def unconfigured(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(github_app_id="", github_private_key=None, github_webhook_secret=None)
+    return make_settings(
+        github_app_id="", github_private_key=None, github_webhook_secret=None, setup_token=TOKEN
+    )
 
 
 class Clock:
@@ -97,8 +102,8 @@ def seed(fake: FakeGitHub, code: str, pem: str, **extra: Any) -> None:
     }
 
 
-async def start(client: httpx2.AsyncClient, query: str = "") -> str:
-    response = await client.get(f"/setup{query}")
+async def start(client: httpx2.AsyncClient, **params: str) -> str:
+    response = await client.get("/setup", params={"token": TOKEN, **params})
     assert response.status_code == 200
     return form(response.text, "register-personal")[1]["state"]
 
@@ -160,7 +165,7 @@ def test_states_are_single_use_and_expire(clock: Clock) -> None:
 
 
 async def test_setup_page_posts_the_manifest_to_github(client: httpx2.AsyncClient) -> None:
-    response = await client.get("/setup")
+    response = await client.get("/setup", params={"token": TOKEN})
     assert response.status_code == 200
     assert "script-src" not in response.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
@@ -177,11 +182,13 @@ async def test_setup_page_posts_the_manifest_to_github(client: httpx2.AsyncClien
 
 
 async def test_organisation_form_and_bad_names(client: httpx2.AsyncClient) -> None:
-    page = (await client.get("/setup", params={"org": "acme-inc"})).text
+    page = (await client.get("/setup", params={"org": "acme-inc", "token": TOKEN})).text
     action, fields = form(page, "register-org")
     assert action == "https://github.test/organizations/acme-inc/settings/apps/new"
     assert json.loads(fields["manifest"])["redirect_url"].endswith("/setup/callback")
-    bad = (await client.get("/setup", params={"org": "<script>x</script>"})).text
+    # Choosing an organisation (a GET form) keeps the token, or the next page would be locked.
+    assert f'<input type="hidden" name="token" value="{TOKEN}">' in page
+    bad = (await client.get("/setup", params={"org": "<script>x</script>", "token": TOKEN})).text
     assert "<script>" not in bad and "&lt;script&gt;" in bad
     assert "is not a GitHub organisation name" in bad and 'id="register-org"' not in bad
 
@@ -194,9 +201,10 @@ async def test_enterprise_server_posts_to_its_own_host(
         github_private_key=None,
         github_webhook_secret=None,
         github_api_url="https://ghe.example.com/api/v3",
+        setup_token=TOKEN,
     )
     async with client_for(settings, github_http, tmp_path / ".env", Clock()) as c:
-        page = (await c.get("/setup")).text
+        page = (await c.get("/setup", params={"token": TOKEN})).text
     assert form(page, "register-personal")[0] == "https://ghe.example.com/settings/apps/new"
 
 
@@ -231,13 +239,14 @@ async def test_callback_writes_env_and_key_then_locks(
     loaded.validate_for_service()
     assert loaded.github_app_configured and loaded.github_app_id == "77"
 
-    # Registered: both pages now say so and change nothing, even with a fresh valid code.
-    page = (await client.get("/setup")).text
-    assert "already registered as GitHub App <strong>77</strong>" in page
-    assert 'name="manifest"' not in page
+    # Registered: both pages now refuse and change nothing, even with a fresh valid code.
+    refused = await client.get("/setup", params={"token": TOKEN})
+    assert refused.status_code == 403 and "already has GitHub credentials" in refused.text
+    assert 'name="manifest"' not in refused.text and 'name="state"' not in refused.text
     seed(fake_github, "again", private_pem, id=78)
     again = await client.get("/setup/callback", params={"code": "again", "state": state})
-    assert "already registered" in again.text and "again" in fake_github.manifest_codes
+    assert again.status_code == 403 and "changes nothing" in again.text
+    assert "again" in fake_github.manifest_codes
     assert text_of(env_path) == text
 
 
@@ -250,7 +259,7 @@ async def test_callback_creates_a_missing_env_file_private(
 ) -> None:
     env = tmp_path / ".env"
     async with client_for(unconfigured, github_http, env, Clock()) as c:
-        state = await start(c, "?org=acme")
+        state = await start(c, org="acme")
         seed(fake_github, "c0de", private_pem)
         response = await c.get("/setup/callback", params={"code": "c0de", "state": state})
     assert response.status_code == 200
@@ -304,17 +313,140 @@ async def test_callback_refuses_expired_and_reused_states(
 
 
 async def test_configured_app_changes_nothing(
-    settings: Settings,
+    make_settings: Callable[..., Settings],
     github_http: httpx2.AsyncClient,
     fake_github: FakeGitHub,
     env_path: Path,
     private_pem: str,
 ) -> None:
+    settings = make_settings(setup_token=TOKEN)
     async with client_for(settings, github_http, env_path, Clock()) as c:
-        page = (await c.get("/setup")).text
-        assert "already registered as GitHub App <strong>4242</strong>" in page
-        assert "<form" not in page
+        page = await c.get("/setup", params={"token": TOKEN})
+        assert page.status_code == 403 and "already has GitHub credentials" in page.text
+        assert "<form" not in page.text and "4242" not in page.text
         seed(fake_github, "c0de", private_pem)
         response = await c.get("/setup/callback", params={"code": "c0de", "state": "x"})
-    assert "Nothing was changed" in response.text
+    assert response.status_code == 403 and "changes nothing" in response.text
     assert not fake_github.requests and text_of(env_path) == EXISTING_ENV
+
+
+# --- who may register: the setup token, and no setup once any credential exists ---------------
+
+
+@pytest.mark.parametrize("query", [{}, {"token": ""}, {"token": "guess"}, {"token": TOKEN[:-1]}])
+async def test_setup_without_the_token_is_locked(
+    client: httpx2.AsyncClient,
+    fake_github: FakeGitHub,
+    env_path: Path,
+    private_pem: str,
+    query: dict[str, str],
+) -> None:
+    response = await client.get("/setup", params={**query, "org": "acme"})
+    assert response.status_code == 403
+    assert "one-time setup link" in response.text
+    assert 'name="state"' not in response.text and 'name="manifest"' not in response.text
+    assert TOKEN not in response.text
+    # Without a state from the page, the callback writes nothing, whatever code it is given.
+    seed(fake_github, "c0de", private_pem)
+    callback = await client.get("/setup/callback", params={"code": "c0de", "state": "guess"})
+    assert callback.status_code == 400
+    assert not fake_github.requests and text_of(env_path) == EXISTING_ENV
+
+
+async def test_no_configured_token_opens_nothing(
+    make_settings: Callable[..., Settings], github_http: httpx2.AsyncClient, env_path: Path
+) -> None:
+    """setup_routes alone (no token made by `serve`, no SETUP_TOKEN) is a locked page."""
+    settings = make_settings(github_app_id="", github_private_key=None, github_webhook_secret=None)
+    async with client_for(settings, github_http, env_path, Clock()) as c:
+        for params in ({}, {"token": ""}, {"token": "None"}):
+            response = await c.get("/setup", params=params)
+            assert response.status_code == 403 and 'name="state"' not in response.text
+
+
+async def test_a_webhook_secret_alone_closes_setup(
+    make_settings: Callable[..., Settings],
+    github_http: httpx2.AsyncClient,
+    fake_github: FakeGitHub,
+    env_path: Path,
+    private_pem: str,
+) -> None:
+    """The README's "only a webhook secret" start: nobody may write an app into .env."""
+    settings = make_settings(github_app_id="", github_private_key=None, setup_token=TOKEN)
+    async with client_for(settings, github_http, env_path, Clock()) as c:
+        page = await c.get("/setup", params={"token": TOKEN})
+        assert page.status_code == 403
+        assert "<code>GITHUB_WEBHOOK_SECRET</code>" in page.text and 'name="state"' not in page.text
+        seed(fake_github, "c0de", private_pem)
+        response = await c.get("/setup/callback", params={"code": "c0de", "state": "x"})
+    assert response.status_code == 403
+    assert not fake_github.requests and text_of(env_path) == EXISTING_ENV
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "GITHUB_APP_ID=12",
+        "GITHUB_PRIVATE_KEY_PATH=/srv/app.pem",
+        'GITHUB_PRIVATE_KEY="-----BEGIN PRIVATE KEY-----"',
+        "GITHUB_WEBHOOK_SECRET=hand-written",
+    ],
+)
+async def test_any_credential_written_meanwhile_closes_setup(
+    client: httpx2.AsyncClient,
+    fake_github: FakeGitHub,
+    env_path: Path,
+    private_pem: str,
+    line: str,
+) -> None:
+    """A credential put in .env after the start (by hand, or by an earlier registration) closes
+    both pages, even for a state issued before it."""
+    state = await start(client)
+    env_path.write_text(EXISTING_ENV + line + "\n")
+    before = text_of(env_path)
+    assert (await client.get("/setup", params={"token": TOKEN})).status_code == 403
+    seed(fake_github, "c0de", private_pem)
+    response = await client.get("/setup/callback", params={"code": "c0de", "state": state})
+    assert response.status_code == 403 and line.split("=")[0] in response.text
+    assert not fake_github.requests and text_of(env_path) == before
+
+
+async def test_the_token_is_spent_by_one_registration(
+    client: httpx2.AsyncClient, fake_github: FakeGitHub, env_path: Path, private_pem: str
+) -> None:
+    first, second = await start(client), await start(client)
+    seed(fake_github, "c0de", private_pem)
+    done = await client.get("/setup/callback", params={"code": "c0de", "state": first})
+    assert done.status_code == 200
+    env_path.write_text(EXISTING_ENV)  # even with the credentials taken out again
+    assert (await client.get("/setup", params={"token": TOKEN})).status_code == 403
+    seed(fake_github, "c0de-2", private_pem, id=78)
+    again = await client.get("/setup/callback", params={"code": "c0de-2", "state": second})
+    assert again.status_code == 403 and text_of(env_path) == EXISTING_ENV
+
+
+def test_prepare_setup_makes_a_token_per_start_and_logs_it(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    blank = make_settings(github_app_id="", github_private_key=None, github_webhook_secret=None)
+    env = tmp_path / ".env"
+    first, link = prepare_setup(blank, env)
+    assert first.setup_token is not None and blank.setup_token is None
+    token = first.setup_token.get_secret_value()
+    assert len(token) >= 32 and link == f"http://127.0.0.1:8000/setup?token={token}"
+    second, _ = prepare_setup(blank, env)
+    assert second.setup_token is not None and second.setup_token.get_secret_value() != token
+
+    public = make_settings(
+        github_app_id="",
+        github_private_key=None,
+        github_webhook_secret=None,
+        setup_token="operator-chosen-token",
+        public_url="https://relo.example.com/",
+    )
+    kept, link = prepare_setup(public, env)
+    assert kept is public and link == "https://relo.example.com/setup?token=<SETUP_TOKEN>"
+
+    assert prepare_setup(make_settings(github_app_id="", github_private_key=None), env)[1] is None
+    env.write_text("GITHUB_APP_ID=5\n")
+    assert prepare_setup(blank, env) == (blank, None)

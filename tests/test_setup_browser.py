@@ -1,5 +1,6 @@
 """The setup page in a real browser (Debian's headless Chromium): it renders, and its form posts
-the manifest; then GitHub's redirect back completes the registration end to end."""
+the manifest; then GitHub's redirect back completes the registration end to end. The page opens
+only with the setup token, as the link `serve` logs carries it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from app.setup import setup_routes
 from tests.fakes.github import FakeGitHub
 
 CHROMIUM = "/usr/bin/chromium"
+TOKEN = "browser-setup-token-0123456789abcdef"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -41,7 +43,7 @@ pytestmark = [
 # and submits it as a person clicking the button would (the setup page itself runs no script).
 HARNESS = """<!doctype html><html><body><script>
 const xhr = new XMLHttpRequest();
-xhr.open('GET', '/setup?org=acme', false);
+xhr.open('GET', '/setup?org=acme&token=%s', false);
 xhr.send();
 const page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
 const form = document.importNode(page.getElementById('register-org'), true);
@@ -128,7 +130,7 @@ def test_setup_page_renders_and_its_form_registers_the_app(
         return RedirectResponse(f"{json.loads(form['manifest'][0])['redirect_url']}?{query}", 303)
 
     async def harness(request: Request) -> Response:
-        return HTMLResponse(HARNESS)
+        return HTMLResponse(HARNESS.replace("%s", TOKEN))
 
     def build(url: str) -> Starlette:
         # GITHUB_API_URL in GHES form makes this server GitHub's web host for the page's forms.
@@ -137,6 +139,7 @@ def test_setup_page_renders_and_its_form_registers_the_app(
             github_private_key=None,
             github_webhook_secret=None,
             github_api_url=f"{url}/api/v3",
+            setup_token=TOKEN,
         )
         # The code exchange goes to the fake GitHub in-process, as GitHub serves it at /api/v3.
         http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=under_api_v3(fake_github)))
@@ -150,7 +153,9 @@ def test_setup_page_renders_and_its_form_registers_the_app(
         )
 
     with serve(build) as url:
-        page = chromium(f"{url}/setup", tmp_path / "profile-1")
+        locked = chromium(f"{url}/setup", tmp_path / "profile-0")
+        assert "Setup link required" in locked and 'name="state"' not in locked
+        page = chromium(f"{url}/setup?token={TOKEN}", tmp_path / "profile-1")
         assert "Register Relo Review on GitHub" in page
         assert f'action="{url}/settings/apps/new"' in page
         assert 'name="manifest"' in page and 'name="state"' in page and 'name="org"' in page
