@@ -76,6 +76,10 @@ class Settings(BaseSettings):
 
     check_run_name: str = "Relo Review"
     max_webhook_bytes: int = 25 * 1024 * 1024
+    # Unauthenticated clients' cost: webhook body bytes held at once by all requests, the time
+    # a body may take to arrive, and the HTTP server's own limits.
+    webhook_body_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
     max_file_bytes: int = 1024 * 1024
     max_archive_bytes: int = 100 * 1024 * 1024
     worker_concurrency: int = Field(default=4, ge=1)
@@ -114,6 +118,11 @@ class Settings(BaseSettings):
     def _check_key_sources(self) -> Settings:
         if self.github_private_key is not None and self.github_private_key_path is not None:
             raise ValueError("set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH, not both")
+        if self.webhook_body_budget_bytes < self.max_webhook_bytes:
+            raise ValueError(
+                "WEBHOOK_BODY_BUDGET_BYTES must be at least MAX_WEBHOOK_BYTES, or the largest "
+                "delivery could never be read"
+            )
         return self
 
     @cached_property

@@ -91,6 +91,11 @@ def _text(data: Mapping[str, Any], key: str) -> str:
 class Context:
     delivery_id: str
     received_at: str
+    app_id: str | None = None  # this GitHub App's id: check runs of other apps are not ours
+
+
+def _login(user: Any) -> str | None:
+    return _ref(user.get("login")) if isinstance(user, Mapping) else None
 
 
 def _base(event: sansio.Event, ctx: Context) -> dict[str, Any]:
@@ -146,6 +151,7 @@ async def _pull_request(event: sansio.Event, ctx: Context) -> Decision:
         number=_int(pr, "number", MAX_NUMBER),
         ref=_ref(head.get("ref")),
         head_repo=_ref(head_repo.get("full_name")) if isinstance(head_repo, Mapping) else None,
+        author=_login(pr.get("user")),
         title=_text(pr, "title"),
         body=_text(pr, "body") or "",
     )
@@ -206,12 +212,22 @@ def _from_check(
 @route("check_suite", action="rerequested")
 async def _suite_rerequested(event: sansio.Event, ctx: Context) -> Decision:
     suite = _obj(event.data, "check_suite")
+    if _another_apps(suite, ctx):
+        return Decision(reason="a check suite of another app")
     return _from_check(event, ctx, suite, suite.get("head_branch"))
+
+
+def _another_apps(run: Mapping[str, Any], ctx: Context) -> bool:
+    app = run.get("app")
+    ident = app.get("id") if isinstance(app, Mapping) else None
+    return ctx.app_id is not None and ident is not None and str(ident) != ctx.app_id
 
 
 @route("check_run", action="rerequested")
 async def _run_rerequested(event: sansio.Event, ctx: Context) -> Decision:
     run = _obj(event.data, "check_run")
+    if _another_apps(run, ctx):
+        return Decision(reason="a check run of another app")
     suite = run.get("check_suite")
     branch = suite.get("head_branch") if isinstance(suite, Mapping) else None
     return _from_check(event, ctx, run, branch)

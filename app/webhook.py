@@ -1,7 +1,8 @@
 """POST /webhook: size cap, signature, dedupe, decide, store, enqueue, answer — in milliseconds.
 
-The raw bytes are verified before anything parses them; JSON is parsed once (orjson). Nothing
-here calls GitHub or an LLM: accepted work is in the ledger before the 202 goes out.
+The raw bytes are verified before anything parses them (app/webhook_body.py: a shared byte
+budget, a read deadline, the HMAC updated per chunk); JSON is parsed once (orjson). Nothing here
+calls GitHub or an LLM: accepted work is in the ledger before the 202 goes out.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -17,23 +19,59 @@ from urllib.parse import parse_qs
 import orjson
 from gidgethub import sansio
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app import logs
+from app.config import Settings
 from app.events import MAX_ID, Context, decide
 from app.ledger import Delivery
 from app.services import Services
+from app.webhook_body import (
+    BadSignature,
+    BodyBudget,
+    BodyRefused,
+    BodyTimeout,
+    BodyTooLarge,
+    Disconnected,
+    OverBudget,
+    read_signed,
+)
 
 log = logging.getLogger(__name__)
 
+# The deliveries counter's outcome for each refused body (bad_signature as before).
+OUTCOMES: dict[type[BodyRefused], str] = {
+    BodyRefused: "refused",
+    BadSignature: "bad_signature",
+    BodyTooLarge: "too_large",
+    OverBudget: "over_budget",
+    BodyTimeout: "body_timeout",
+    Disconnected: "disconnected",
+}
 
-class BodyTooLarge(Exception):
-    pass
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def body_budget(request: Request, settings: Settings) -> BodyBudget:
+    """The app's one budget, shared by all its requests (made at first use from the settings;
+    a test may put its own on `app.state.webhook_budget` before the first request)."""
+    state = request.app.state
+    budget: BodyBudget | None = getattr(state, "webhook_budget", None)
+    if budget is None:
+        budget = state.webhook_budget = BodyBudget.for_settings(settings)
+    return budget
+
+
+def refused(exc: BodyRefused, settings: Settings) -> JSONResponse:
+    """Answer and close the connection: the body may be unread, and the server would otherwise
+    go on reading (and discarding) the rest of a stranger's body."""
+    headers = {"connection": "close"}
+    if isinstance(exc, OverBudget):
+        headers["retry-after"] = str(max(1, math.ceil(settings.webhook_body_timeout_seconds)))
+    return error(exc.status, exc.message, headers)
 
 
 def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -45,21 +83,7 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), header.strip().encode("ascii", "replace"))
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_payload(content_type: str, body: bytes) -> Any:
+def parse_payload(content_type: str, body: bytes | bytearray) -> Any:
     """GitHub sends JSON, or a form with a `payload` field when the hook is set up that way."""
     if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         fields = parse_qs(body.decode("utf-8"), strict_parsing=False)
@@ -93,29 +117,36 @@ def _repo(data: Mapping[str, Any]) -> str | None:
 
 async def webhook(request: Request) -> Response:
     services: Services = request.app.state.services
-    if not services.settings.webhook_secret:
-        return error(503, "the app is not configured yet: set GITHUB_WEBHOOK_SECRET or open /setup")
-    try:
-        body = await read_capped(request, services.settings.max_webhook_bytes)
-    except BodyTooLarge:
-        return error(413, "payload too large")
-    except ClientDisconnect:
-        return error(400, "client disconnected")
-    if not signature_ok(
-        services.settings.webhook_secret, body, request.headers.get("x-hub-signature-256")
-    ):
-        services.metrics.delivery("unknown", "bad_signature")
-        return error(401, "missing or invalid X-Hub-Signature-256")
-    event_name = request.headers.get("x-github-event", "").strip()
-    delivery_id = request.headers.get("x-github-delivery", "").strip()
-    if not event_name or not delivery_id:
-        return error(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    if len(delivery_id) > 64 or len(event_name) > 64:
-        return error(400, "X-GitHub-Event or X-GitHub-Delivery header is too long")
-    try:
-        data = parse_payload(request.headers.get("content-type", "application/json"), body)
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "body is not valid JSON (nor a form with a JSON `payload` field)")
+    settings = services.settings
+    if not settings.webhook_secret:
+        return error(
+            503,
+            "the app is not configured yet: set GITHUB_WEBHOOK_SECRET or open /setup",
+            {"connection": "close"},
+        )
+    with body_budget(request, settings).hold() as hold:
+        try:
+            body = await read_signed(
+                request,
+                hold,
+                secret=settings.webhook_secret,
+                limit=settings.max_webhook_bytes,
+                seconds=settings.webhook_body_timeout_seconds,
+            )
+        except BodyRefused as exc:
+            services.metrics.delivery("unknown", OUTCOMES[type(exc)])
+            return refused(exc, settings)
+        event_name = request.headers.get("x-github-event", "").strip()
+        delivery_id = request.headers.get("x-github-delivery", "").strip()
+        if not event_name or not delivery_id:
+            return error(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+        if len(delivery_id) > 64 or len(event_name) > 64:
+            return error(400, "X-GitHub-Event or X-GitHub-Delivery header is too long")
+        try:
+            data = parse_payload(request.headers.get("content-type", "application/json"), body)
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "body is not valid JSON (nor a form with a JSON `payload` field)")
+        del body  # parsed: the bytes go back to the budget as the block ends
     if not isinstance(data, dict):
         return error(400, "body is not a JSON object")
     if event_name == "ping":
@@ -125,7 +156,10 @@ async def webhook(request: Request) -> Response:
     logs.delivery_id.set(delivery_id)
     received_at = datetime.now(UTC).isoformat()
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
-    decision = await decide(event, Context(delivery_id=delivery_id, received_at=received_at))
+    decision = await decide(event, Context(
+            delivery_id=delivery_id, received_at=received_at,
+            app_id=services.settings.github_app_id or None,
+        ))
     reason = decision.reason[:200] or "ignored"
     outcome = f"queued {len(decision.jobs)}" if decision.jobs else reason
     delivery = Delivery(

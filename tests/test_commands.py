@@ -1,4 +1,5 @@
-"""`/review` from reviewers: only people with write access, only as a command of its own."""
+"""`/review` from reviewers: only the assignment's reviewers (never a candidate, whatever their
+access to the repository), only as a command of its own."""
 
 from __future__ import annotations
 
@@ -55,11 +56,11 @@ def seed_pr(fake: FakeGitHub, tmp_path: Path) -> None:
     open_pr(fake, make_repo(tmp_path, fake), {"app/a.py": "import sys\n"})
 
 
-async def test_review_command_from_a_writer_runs_a_fresh_review(
+async def test_review_command_from_an_org_owner_runs_a_fresh_review(
     harness: Harness, fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
     seed_pr(fake_github, tmp_path)
-    fake_github.set_permission(REPO, "grader", "write")
+    fake_github.orgs.set_member("acme", "grader", role="admin")
     comment = fake_github.add_comment(REPO, 1, "/review", user="grader")
     response = await harness.deliver(
         "issue_comment", comment_payload("grader", "/review", comment_id=comment["id"])
@@ -71,17 +72,33 @@ async def test_review_command_from_a_writer_runs_a_fresh_review(
     assert [r["content"] for r in fake_github.reactions] == ["eyes"]
 
 
-async def test_review_command_from_anyone_else_is_ignored(
-    harness: Harness, fake_github: FakeGitHub, tmp_path: Path
+@pytest.mark.parametrize("access", ["read", "write", "admin"])
+async def test_review_command_from_a_candidate_is_ignored_whatever_their_access(
+    harness: Harness, fake_github: FakeGitHub, tmp_path: Path, access: str
 ) -> None:
+    """GitHub Classroom and template repositories give candidates write or admin access."""
     seed_pr(fake_github, tmp_path)
-    fake_github.set_permission(REPO, "candidate", "read")
+    fake_github.set_permission(REPO, "candidate", access)
+    fake_github.orgs.set_member("acme", "candidate")  # an ordinary member of the org
     comment = fake_github.add_comment(REPO, 1, "/review", user="candidate")
     await harness.deliver(
         "issue_comment", comment_payload("candidate", "/review", comment_id=comment["id"])
     )
     await harness.settle()
     assert fake_github.check_runs == [] and fake_github.reactions == []
+
+
+async def test_the_prs_author_is_never_its_reviewer_even_as_an_owner(
+    harness: Harness, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    seed_pr(fake_github, tmp_path)  # opened by octocat
+    fake_github.orgs.set_member("acme", "octocat", role="admin")
+    comment = fake_github.add_comment(REPO, 1, "/review", user="octocat")
+    await harness.deliver(
+        "issue_comment", comment_payload("octocat", "/review", comment_id=comment["id"])
+    )
+    await harness.settle()
+    assert fake_github.check_runs == []
 
 
 async def test_comments_without_a_command_do_nothing(

@@ -415,7 +415,9 @@ async def test_the_same_commit_is_not_sent_twice_unless_a_reviewer_asks(
 
     # A reviewer's re-run asks for a fresh assessment.
     fake_llm.script(good(1.0))
+    fake_github.orgs.set_member(REPO.split("/")[0], "grader", role="admin")
     rerun = {
+        "sender": {"login": "grader", "type": "User"},
         "action": "rerequested",
         "check_run": {
             "id": second["id"],

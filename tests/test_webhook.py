@@ -1,14 +1,22 @@
-"""The /webhook endpoint's own rules: size, signature, headers, JSON, dedupe, quick answers."""
+"""The /webhook endpoint's own rules: size, signature, headers, JSON, dedupe, quick answers, and
+what an unauthenticated client can make it hold (a shared byte budget, a body deadline)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 
+import httpx2
+import pytest
 import sqlalchemy as sa
 
+from app.config import Settings
 from app.ledger import deliveries, reviews
+from app.web import create_app
 from app.webhook import signature_ok
-from tests.conftest import Harness
+from app.webhook_body import BodyBudget
+from tests.conftest import Harness, harness_for
 from tests.support import delivery_headers, encode, pull_request_payload, push_payload, sign
 
 SHA_A, SHA_B = "a" * 40, "b" * 40
@@ -138,3 +146,167 @@ async def test_wrong_method_and_unknown_paths_answer_json(idle_harness: Harness)
     assert response.status_code == 405 and response.json() == {"error": "Method Not Allowed"}
     missing = await idle_harness.client.get("/nowhere")
     assert missing.status_code == 404 and "error" in missing.json()
+
+
+# --- what unauthenticated clients can cost ------------------------------------------------------
+
+MIB = 1024 * 1024
+CHUNK = 256 * 1024
+UNSIGNED = "sha256=" + "0" * 64  # well-formed, so the body has to be read to be refused
+
+
+def client_for(harness: Harness, budget: BodyBudget) -> httpx2.AsyncClient:
+    """A client on an app over the harness's services with this budget (read back by the test)."""
+    app = create_app(harness.services.settings, services=harness.services)
+    app.state.webhook_budget = budget
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://relo.test")
+
+
+class Gate:
+    """Holds every streaming body after its first chunk until all `expected` requests have
+    either reached it or been answered: then all of them are in flight at once."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.settled = 0
+        self.open = asyncio.Event()
+        self.started = 0
+
+    def settle(self) -> None:
+        self.settled += 1
+        if self.settled == self.expected:
+            self.open.set()
+
+    async def post(
+        self, client: httpx2.AsyncClient, size: int, headers: dict[str, str]
+    ) -> httpx2.Response:
+        waiting = False
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal waiting
+            self.started += 1
+            yield b"{" + b" " * (CHUNK - 1)
+            waiting = True
+            self.settle()
+            await self.open.wait()
+            for _ in range(CHUNK, size, CHUNK):
+                yield b" " * CHUNK
+
+        response = await client.post("/webhook", content=body(), headers=headers)
+        if not waiting:
+            self.settle()  # answered before its body reached the gate
+        return response
+
+
+def unsigned_headers(size: int | None = None) -> dict[str, str]:
+    headers = delivery_headers("push", b"")
+    headers["x-hub-signature-256"] = UNSIGNED
+    if size is not None:
+        headers["content-length"] = str(size)
+    return headers
+
+
+async def test_concurrent_unsigned_bodies_hold_no_more_than_the_budget(
+    idle_harness: Harness,
+) -> None:
+    """12 unsigned 2 MiB bodies streaming at once (no Content-Length, so nothing can be decided
+    before reading): what they hold together never exceeds the large bodies' share; the rest are
+    503 with Retry-After; a signed ping sent meanwhile fits in the reserve and is answered."""
+    budget = BodyBudget(3 * MIB, reserve=1 * MIB)
+    gate = Gate(expected=12)
+    async with client_for(idle_harness, budget) as client:
+        attack = [
+            asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers())) for _ in range(12)
+        ]
+        await gate.open.wait()
+        # Every attacking request is in flight, holding its first chunk: the large share is full.
+        assert budget.in_use == 2 * MIB
+        body = encode({"zen": "Design for failure."})
+        ping = await client.post("/webhook", content=body, headers=delivery_headers("ping", body))
+        assert ping.status_code == 200 and ping.json() == {"status": "pong"}
+        answers = await asyncio.gather(*attack)
+    statuses = sorted(r.status_code for r in answers)
+    assert set(statuses) <= {401, 503} and statuses.count(503) >= 4, statuses
+    for response in answers:
+        if response.status_code == 503:
+            assert response.headers["retry-after"] == "10"
+            assert response.headers["connection"] == "close"
+            assert "retry later" in response.json()["error"]
+    assert budget.peak <= budget.capacity - budget.reserve + len(body)
+    assert budget.in_use == 0 and budget.refused >= statuses.count(503)
+
+
+async def test_a_declared_body_over_the_budget_is_503_before_reading(
+    idle_harness: Harness,
+) -> None:
+    budget = BodyBudget(3 * MIB, reserve=1 * MIB)
+    gate = Gate(expected=2)
+    async with client_for(idle_harness, budget) as client:
+        first = asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers(2 * MIB)))
+        second = asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers(2 * MIB)))
+        held, refused = await asyncio.gather(first, second)
+    assert held.status_code == 401  # read whole, then refused: unsigned
+    assert gate.started == 1  # the second body was never touched
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "10"
+    assert budget.peak <= 2 * MIB and budget.in_use == 0
+
+
+async def test_an_unsigned_request_is_refused_without_reading_its_body(
+    idle_harness: Harness,
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        raise AssertionError("the body of a request that cannot be signed was read")
+        yield b""
+
+    for signature in (None, "sha256=abc", "sha1=" + "0" * 40, "sha256=" + "A" * 64):
+        headers = delivery_headers("push", b"{}")
+        del headers["x-hub-signature-256"]
+        if signature is not None:
+            headers["x-hub-signature-256"] = signature
+        response = await idle_harness.client.post("/webhook", content=body(), headers=headers)
+        assert response.status_code == 401, signature
+        assert response.headers["connection"] == "close"
+
+
+@pytest.fixture
+async def slow_harness(make_settings: Callable[..., Settings]) -> AsyncIterator[Harness]:
+    settings = make_settings(webhook_body_timeout_seconds=0.05)
+    async with harness_for(settings, None, start_workers=False, reviewers=lambda job: ()) as h:
+        yield h
+
+
+async def test_a_body_not_finished_in_time_is_408(slow_harness: Harness) -> None:
+    """The body stops after its first chunk (an event nobody sets): the deadline answers 408,
+    closes the connection and gives the held bytes back."""
+    never = asyncio.Event()
+    budget = BodyBudget(8 * MIB)
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b'{"zen": '
+        await never.wait()
+        yield b'"never"}'
+
+    payload = b'{"zen": "never"}'
+    async with client_for(slow_harness, budget) as client:
+        for headers in (delivery_headers("ping", payload), unsigned_headers(len(payload))):
+            response = await client.post("/webhook", content=stalled(), headers=headers)
+            assert response.status_code == 408, response.text
+            assert response.json() == {"error": "the body did not arrive in time"}
+            assert response.headers["connection"] == "close"
+        assert budget.peak == len(b'{"zen": ') and budget.in_use == 0
+        # The deadline is per request: a body that arrives whole is unaffected.
+        headers = delivery_headers("ping", payload)
+        ok = await client.post("/webhook", content=payload, headers=headers)
+        assert ok.status_code == 200
+
+
+async def test_a_signed_body_in_odd_chunks_verifies(idle_harness: Harness) -> None:
+    payload = encode(push_payload("acme/task", after=SHA_A))
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(payload), 7):
+            yield payload[start : start + 7]
+
+    headers = delivery_headers("push", payload)
+    response = await idle_harness.client.post("/webhook", content=chunks(), headers=headers)
+    assert response.status_code == 202 and response.json()["status"] == "queued"

@@ -23,6 +23,17 @@ class BaselineError(Exception):
 class Fetched:
     change: Change
     commit_messages: tuple[str, ...]
+    committers: tuple[str, ...] = ()  # GitHub logins of the commits' authors and committers
+
+
+def _committers(compare: dict[str, Any]) -> tuple[str, ...]:
+    logins: dict[str, None] = {}
+    for commit in compare.get("commits") or []:
+        for role in ("author", "committer"):
+            login = ((commit or {}).get(role) or {}).get("login")
+            if isinstance(login, str) and login != "web-flow":
+                logins[login] = None
+    return tuple(logins)
 
 
 def _messages(compare: dict[str, Any]) -> tuple[str, ...]:
@@ -48,7 +59,7 @@ async def compare(
         ]
         limit = PULL_FILES_LIMIT
     change = build_change(merge_base, head, entries, limit=limit)
-    return Fetched(change=change, commit_messages=_messages(data))
+    return Fetched(change=change, commit_messages=_messages(data), committers=_committers(data))
 
 
 async def first_commit(gh: GitHubClient, repo: str, head: str) -> str:

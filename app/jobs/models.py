@@ -49,6 +49,7 @@ class PullRequestJob(JobBase):
     base_sha: str | None = None
     ref: str | None = None  # the head branch
     head_repo: str | None = None  # a fork's owner/name
+    author: str | None = None  # the PR's author: never a reviewer of it
     title: str | None = None  # PR title and body as delivered (None: fetch them)
     body: str | None = None
 

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
 from app.github.fetch import Fetched, compare, resolve_baseline
+from app.jobs.authority import is_reviewer
 from app.jobs.models import (
     CommandJob,
     PullRequestJob,
@@ -61,13 +62,15 @@ class Skip:
     reason: str
 
 
-async def resolve(gh: GitHubClient, ledger: Ledger, job: ReviewJob) -> ResolvedJob | Skip:
+async def resolve(
+    gh: GitHubClient, ledger: Ledger, job: ReviewJob, assignment: Assignment
+) -> ResolvedJob | Skip:
     """What to review for a job: the one place that branches on the kind of job."""
     match job:
         case CommandJob():
-            allowed = await authorise_command(gh, job)
+            allowed = await authorise_command(gh, job, assignment)
             if allowed is None:
-                return Skip(f"/review by {job.sender} ignored: no write access or PR closed")
+                return Skip(f"/review by {job.sender} ignored: not a reviewer, or PR closed")
             return allowed
         case RerunJob():
             return await rerun_target(gh, ledger, job)
@@ -86,8 +89,10 @@ async def resolve(gh: GitHubClient, ledger: Ledger, job: ReviewJob) -> ResolvedJ
 
 def _with_pull(job: PullRequestJob, pr: dict[str, Any], *, head_sha: str) -> PullRequestJob:
     head_repo = (pr["head"].get("repo") or {}).get("full_name")
+    author = (pr.get("user") or {}).get("login")
     return replace(
         job,
+        author=author if isinstance(author, str) else None,
         head_sha=head_sha,
         base_sha=str(pr["base"]["sha"]),
         ref=pr["head"].get("ref"),
@@ -112,24 +117,27 @@ async def rerun_target(gh: GitHubClient, ledger: Ledger, job: RerunJob) -> Resol
     return Skip(f"no open pull request or reviewed branch has commit {job.head_sha[:7]}")
 
 
-async def authorise_command(gh: GitHubClient, job: CommandJob) -> PullRequestJob | None:
-    """A `/review` comment counts only from someone with write access to the repository,
-    checked with GitHub (the comment's author association alone can be stale). Returns the
-    PR's job at its current head, or None to ignore the command."""
-    if not job.sender:
+async def authorise_command(
+    gh: GitHubClient, job: CommandJob, assignment: Assignment
+) -> PullRequestJob | None:
+    """A `/review` comment counts only from one of the assignment's reviewers (never the PR's
+    author: write access proves nothing, candidates have it). Returns the PR's job at its
+    current head, or None to ignore the command."""
+    pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+    if pr.get("state") != "open":
         return None
-    access = await gh.getitem(f"/repos/{job.repo}/collaborators/{job.sender}/permission")
-    permission = access.get("permission") if isinstance(access, dict) else None
-    if permission not in ("admin", "write"):
-        log.info("ignored /review from %s (permission %s)", job.sender, permission)
+    author = (pr.get("user") or {}).get("login")
+    allowed = await is_reviewer(
+        gh, assignment, org=job.repo.split("/", 1)[0], login=job.sender,
+        candidates=[author] if isinstance(author, str) else [],
+    )
+    if not allowed:
+        log.info("ignored /review from %s: not a reviewer of %s", job.sender, assignment.id)
         return None
     await gh.post(
         f"/repos/{job.repo}/issues/comments/{job.comment_id}/reactions",
         data={"content": "eyes"},
     )
-    pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
-    if pr.get("state") != "open":
-        return None
     base = PullRequestJob(
         installation_id=job.installation_id, repo=job.repo, head_sha=job.head_sha,
         delivery_id=job.delivery_id, event=job.event, received_at=job.received_at,

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import httpx2
 
@@ -20,11 +21,13 @@ from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
 from app.github.auth import AuthError, TokenCache
 from app.github.content import fetch_contents
+from app.github.fetch import Fetched
 from app.github.publish import complete_check_run, start_check_run
 from app.jobs import conclude as conclude_
+from app.jobs.authority import is_reviewer
 from app.jobs.extras import deliver_extras
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
-from app.jobs.models import ResolvedJob, ReviewJob
+from app.jobs.models import PullRequestJob, ResolvedJob, ReviewJob
 from app.jobs.reading import (
     ConfigProblem,
     Skip,
@@ -219,22 +222,23 @@ class Runner:
         """Who asked, which assignment, whether to review at all; the check run in progress.
         None when there is nothing to review (recorded with the reason)."""
         gh = work.client
-        job = await resolve(gh, self.ledger, work.job)
+        assignment = await assignment_for(gh, self.assignments, work.job)
+        if assignment is None:
+            log.info("review %s: %s matches no assignment", work.attempt.review_id, work.job.repo)
+            await self._finish(
+                work, Outcome(state="done", error="the repository matches no assignment")
+            )
+            return None
+        job = await resolve(gh, self.ledger, work.job, assignment)
+        if not isinstance(job, Skip) and job.fresh:
+            job = await self._rate_limited(work, job, assignment)
         if isinstance(job, Skip):
             log.info("review %s: not reviewed: %s", work.attempt.review_id, job.reason)
             await self._finish(work, Outcome(state="done", error=job.reason))
             return None
         if job != work.job:
             await self.store.set_job(work.attempt, job)
-            await self.checkpoint(work)
         work.job = work.resolved = job
-        assignment = await assignment_for(gh, self.assignments, job)
-        if assignment is None:
-            log.info("review %s: %s matches no assignment", work.attempt.review_id, job.repo)
-            await self._finish(
-                work, Outcome(state="done", error="the repository matches no assignment")
-            )
-            return None
         await self.checkpoint(work)
         if work.check_run_id is None:
             check_run_id = await start_check_run(
@@ -246,6 +250,29 @@ class Runner:
             await self.store.set_check_run(work.attempt, check_run_id)
             work.check_run_id = check_run_id
         return assignment
+
+    async def _rate_limited(
+        self, work: Work, job: ResolvedJob, assignment: Assignment
+    ) -> ResolvedJob | Skip:
+        """Re-runs and `/review`s of one submission are limited per hour: each may bill the
+        LLM, and a candidate must not re-roll a grade until it suits them."""
+        limit = assignment.reviewers.reruns_per_hour
+        since = datetime.now(UTC) - timedelta(hours=1)
+        asked = await self.ledger.requests_since(job.subject, since, work.attempt.review_id)
+        if asked >= limit:
+            return Skip(f"re-runs of this submission are limited to {limit} an hour")
+        return job
+
+    async def _asked_by_reviewer(
+        self, gh: GitHubClient, job: ResolvedJob, assignment: Assignment, fetched: Fetched
+    ) -> bool:
+        """Whether whoever asked for this re-run may have a fresh grade: a reviewer who is
+        neither the PR's author nor one of the submission's committers."""
+        author = await _pr_author(gh, job)
+        return await is_reviewer(
+            gh, assignment, org=job.repo.split("/", 1)[0], login=job.sender,
+            candidates={*fetched.committers, *([author] if author else [])},
+        )
 
     async def publish(self, work: Work, assignment: Assignment, review: Review) -> CheckOutput:
         """Complete the check run, once this attempt has made sure it still owns the review."""
@@ -332,13 +359,15 @@ class Runner:
             commit_messages=fetched.commit_messages,
         )
         llm, model = self.llm(assignment) if self.llm is not None else (None, "")
+        fresh = job.fresh and await self._asked_by_reviewer(gh, job, assignment, fetched)
         plan = ReviewPlan(
             assignment=assignment,
             reviewers=tuple(self.reviewers(job)),
             llm=llm,
             model=model,
             prices=self.prices,
-            fresh=job.fresh,
+            fresh=fresh,
+            reuse_only=job.fresh and not fresh,
             received_at=parse_time(job.received_at),
         )
         review = await review_submission(submission, plan, self.cache())
@@ -349,6 +378,16 @@ class Runner:
                 "not analysed: " + ", ".join(contents.too_large[:10]) + ".",
             )
         return review
+
+
+async def _pr_author(gh: GitHubClient, job: ResolvedJob) -> str | None:
+    if not isinstance(job, PullRequestJob):
+        return None
+    if job.author is not None:
+        return job.author
+    pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+    login = (pr.get("user") or {}).get("login")
+    return login if isinstance(login, str) else None
 
 
 def _with_note(review: Review, note: str) -> Review:

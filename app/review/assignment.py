@@ -232,6 +232,29 @@ class Feedback(_Frozen):
     show_score_to_candidate: StrictBool = False
 
 
+def _login(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", value):
+        raise ValueError(f"should be a GitHub login, got {value!r}")
+    return value
+
+
+def _team(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+        raise ValueError(f"should be a team slug of the organisation, got {value!r}")
+    return value
+
+
+class Reviewers(_Frozen):
+    """Who may ask for a fresh grade (`/review`, Re-run): never the candidate, whatever their
+    access to the repository, since GitHub Classroom and templates give candidates write or
+    admin access to their own assignment repository."""
+
+    teams: tuple[Annotated[StrictStr, AfterValidator(_team)], ...] = ()
+    users: tuple[Annotated[StrictStr, AfterValidator(_login)], ...] = ()
+    org_owners: StrictBool = True
+    reruns_per_hour: Annotated[StrictInt, Field(ge=0, le=100)] = 6
+
+
 class Assignment(_Frozen):
     """One assignment: the repositories it covers and what they are reviewed against."""
 
@@ -248,6 +271,7 @@ class Assignment(_Frozen):
     max_files: PositiveInt | None = None
     feedback: Feedback = Feedback()
     reviewer_repo: Annotated[StrictStr, AfterValidator(_full_name)] | None = None
+    reviewers: Reviewers = Reviewers()
     deadline: AwareDatetime | None = None
 
     @model_validator(mode="before")
@@ -326,7 +350,7 @@ class AssignmentConfig(_Frozen):
 DEFAULT_ASSIGNMENT = Assignment(id="default", repos=("*",), title="Code review")
 """Used only when the organisation has no config file at all: findings and a summary, no rubric."""
 
-_MODELS = (AssignmentConfig, Assignment, Paths, Feedback, _CriterionSpec)
+_MODELS = (AssignmentConfig, Assignment, Paths, Feedback, Reviewers, _CriterionSpec)
 _KNOWN_KEYS = sorted({key for model in _MODELS for key in model.model_fields})
 
 

@@ -54,6 +54,9 @@ class ReviewPlan:
     model: str = ""
     prices: Mapping[str, tuple[float, float]] | None = None
     fresh: bool = False
+    # A re-run that nobody with the right to a fresh grade asked for: the stored assessment
+    # of this commit is shown again, and the LLM is never called (nor billed).
+    reuse_only: bool = False
     received_at: datetime | None = None
 
 
@@ -135,7 +138,12 @@ async def review_submission(
             assessment = await cache[0](key)
             if assessment is not None:
                 notes.append("The LLM's assessment of this commit was reused (same rubric).")
-        if assessment is None:
+        if assessment is None and plan.reuse_only:
+            notes.append(
+                "The LLM was not asked again: only a reviewer can ask for a fresh grade, and "
+                "no earlier assessment of this commit is stored."
+            )
+        elif assessment is None:
             try:
                 assessment = await plan.llm.assess(submission)
             except LLMReviewError as exc:
