@@ -24,6 +24,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from app.logs import configure
+    from app.server import server_config
     from app.setup import prepare_setup
     from app.web import create_app
 
@@ -45,14 +46,9 @@ def serve(settings: Settings) -> int:
             "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET in .env.",
             setup_link,
         )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
-    return 0
+    server = uvicorn.Server(server_config(settings, create_app(settings)))
+    server.run()
+    return 0 if server.started else 3
 
 
 def worker(settings: Settings) -> int:

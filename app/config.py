@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # a body may take to arrive, and the HTTP server's own limits.
     webhook_body_budget_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     webhook_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int | None = Field(default=None, ge=1)
     max_file_bytes: int = 1024 * 1024
     max_archive_bytes: int = 100 * 1024 * 1024
     worker_concurrency: int = Field(default=4, ge=1)

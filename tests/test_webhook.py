@@ -310,3 +310,17 @@ async def test_a_signed_body_in_odd_chunks_verifies(idle_harness: Harness) -> No
     headers = delivery_headers("push", payload)
     response = await idle_harness.client.post("/webhook", content=chunks(), headers=headers)
     assert response.status_code == 202 and response.json()["status"] == "queued"
+
+
+def test_the_budget_always_fits_the_largest_delivery(
+    make_settings: Callable[..., Settings],
+) -> None:
+    from pydantic import ValidationError
+
+    budget = BodyBudget.for_settings(make_settings())
+    assert budget.capacity == 64 * MIB and budget.reserve == 8 * MIB
+    assert budget.fits(25 * MIB, small=False)  # MAX_WEBHOOK_BYTES, however full the reserve
+    tight = BodyBudget.for_settings(make_settings(webhook_body_budget_bytes=25 * MIB))
+    assert tight.reserve == 0 and tight.fits(25 * MIB, small=False)
+    with pytest.raises(ValidationError, match="WEBHOOK_BODY_BUDGET_BYTES must be at least"):
+        make_settings(webhook_body_budget_bytes=MIB)
