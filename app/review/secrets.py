@@ -1,20 +1,31 @@
-"""Deterministic detection and masking of obvious secrets in submission text.
+"""Deterministic detection and masking of secrets in submission text.
 
 Candidates sometimes commit keys and passwords. We flag them (a hiring signal, and the owner should
 revoke them) and mask them before any text leaves for an LLM (trust model: secrets never reach
-prompts). Only *obvious* secrets are targeted — known token prefixes, PEM private keys and
-high-entropy literals assigned to secret-looking names — so that ordinary code stays quiet.
+prompts). Detection combines Yelp's detect-secrets plugins (secret_plugins.py), rules for the
+shapes it lacks (secret_rules.py) and values assigned to secret-looking names
+(secret_assigned.py); placeholders such as AWS's documented example key are not secrets.
+
+Masking never moves a line: a secret spanning lines (a PEM key) is masked line by line.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
-import re
-from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["SecretHit", "find_secrets", "mask_secrets", "may_hold_secret", "shannon_entropy"]
+from app.review import secret_assigned, secret_plugins, secret_rules
+from app.review.secret_rules import Candidate
+from app.review.secret_values import shannon_entropy
+
+__all__ = [
+    "NEEDED",
+    "SecretHit",
+    "find_secrets",
+    "mask_secrets",
+    "may_hold_secret",
+    "shannon_entropy",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,162 +37,91 @@ class SecretHit:
     span: tuple[int, int]
 
 
-# (kind, pattern). Lookarounds instead of \b so that `-` and `_` inside tokens don't end a match.
-_B = r"(?<![A-Za-z0-9_-])"  # token start boundary
-_E = r"(?![A-Za-z0-9_-])"  # token end boundary
-_PREFIXED: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("github-token", re.compile(_B + r"gh[pousr]_[A-Za-z0-9]{36,255}" + _E)),
-    ("github-token", re.compile(_B + r"github_pat_[A-Za-z0-9_]{22,255}" + _E)),
-    ("anthropic-key", re.compile(_B + r"sk-ant-[A-Za-z0-9_-]{20,}" + _E)),
-    ("openai-key", re.compile(_B + r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}" + _E)),
-    ("openai-key", re.compile(_B + r"sk-[A-Za-z0-9]{20,}" + _E)),
-    ("aws-access-key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("slack-token", re.compile(_B + r"xox[abposr]-[A-Za-z0-9-]{10,}" + _E)),
-    ("stripe-key", re.compile(_B + r"(?:sk|rk)_live_[A-Za-z0-9]{16,}" + _E)),
-    ("google-api-key", re.compile(_B + r"AIza[A-Za-z0-9_-]{35}" + _E)),
-    (
-        "jwt",
-        re.compile(_B + r"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*" + _E),
-    ),
-)
+def _unique(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(words))
 
-# A password inside a connection URL: `postgres://admin:Sup3rS3cret!@db.internal/app`. Only the
-# password is the secret; placeholders ("password", "${DB_PASSWORD}", "xxx") are left alone.
-_URL_CREDENTIALS = re.compile(
-    r"[a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]{1,64}:(?P<value>[^\s/@'\"]{4,128})@[\w.-]"
-)
-_URL_PLACEHOLDERS = ("password", "passwd", "secret", "changeme", "example", "xxx", "***", "<", "$")
 
-# A PEM private key's BEGIN line; its END line (same type) is then looked up with str.find, which
-# stays fast even on text made of thousands of BEGIN lines.
-_PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY((?: BLOCK)?)-----")
-_PEM_MAX_BODY = 16_384  # an 8192-bit RSA key is about 6.5 KB
-# A truncated one: the BEGIN line followed by base64 body lines, but no END.
-_PEM_OPEN = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:(?:\s|\\[nr]|[\"'+,])+(?:[A-Za-z-]+: [^\n]*\n)*[A-Za-z0-9+/=]{16,})+"
+# Every literal some rule needs; text holding none of them only meets the shape-only plugins.
+NEEDED = _unique(
+    secret_rules.PEM_NEEDS
+    + tuple(word for rule in secret_rules.RULES for word in rule.needs)
+    + tuple(word for plugin in secret_plugins.PLUGINS for word in plugin.needs)
+    + secret_assigned.NEEDS
+    + secret_plugins.KEYWORD_NEEDS
 )
-_BASE64_CHARS = re.compile(r"[A-Za-z0-9+/]")
+# The keyword plugin runs on the lines where our own scan met a secret-looking name.
+_KEYWORD_LINES = 64
+_KEYWORD_LINE_CHARS = 300
+_ALWAYS = tuple(plugin for plugin in secret_plugins.PLUGINS if not plugin.needs)
+# Characters that `re.I` matches to an ASCII letter but `str.lower` does not turn into it.
+_RE_I_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
 
-# Names start and end at token boundaries and are bounded, keeping matching linear on long blobs.
-_SECRET_NAME = (
-    r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{0,64}"
-    r"(?:password|passwd|secret|token|api_?key|api-key|apikey)[A-Za-z0-9_.-]{0,64}"
-    r"(?![A-Za-z0-9_.-])"
-)
-# name ["'] [: type] (= | := | => | :) [prefix] "value"
-_ASSIGNED_QUOTED = re.compile(
-    r"(?P<name>" + _SECRET_NAME + r")[\"']?\s*"
-    r"(?::\s*[A-Za-z_][\w.\[\],]*(?:\s*\|\s*[\w.\[\],]+)*\s*)?"
-    r"(?:=|:=|=>|:)\s*"
-    r"(?:[rRbBuUfF]{1,2})?(?P<q>[\"'`])(?P<value>[^\"'`\s\\]{1,512})(?P=q)",
-    re.I,
-)
-# .env / YAML style `NAME=value` at line start, unquoted.
-_ASSIGNED_BARE = re.compile(
-    r"^[ \t]*(?:export[ \t]+)?(?P<name>" + _SECRET_NAME + r")[ \t]*[=:][ \t]*"
-    r"(?P<value>[^\s\"'`#$%{}()<>;,\[\]]{1,512})[ \t]*(?:#.*)?$",
-    re.I | re.M,
-)
-_MIN_ASSIGNED_LEN = 12
-_PLACEHOLDER_WORDS = (
-    "changeme", "change_me", "change-me", "example", "sample", "dummy", "placeholder", "your",
-    "xxx", "***", "...", "redacted", "masked", "todo", "fixme", "fake", "test", "password",
-    "passwd", "secret", "token", "insert", "replace", "enter",
-)  # fmt: skip
-_ENV_LOOKUP = re.compile(r"^(?:\$|%|\{\{|<)|\$\{|os\.environ|getenv|process\.env", re.I)
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-_DIGIT = re.compile(r"\d")
-_NEWLINE = re.compile("\n")
 
-# Every pattern above needs one of these in the text once it is case-folded: the PEM label, the
-# case-sensitive prefixes (folded), and the secret-looking names the `re.I` patterns look for.
-# Most text holds none, and is then spared the patterns (`_ASSIGNED_QUOTED` alone backtracks at
-# every position). A test checks every pattern against this list.
-NEEDED = (
-    "private key", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "sk-", "_live_",
-    "akia", "asia", "abia", "acca", "xox", "aiza", "eyj",
-    "passw", "secret", "token", "apikey", "api_key", "api-key", "://",
-)  # fmt: skip
-# Characters that `re.I` matches to an ASCII letter but case folding does not turn into it.
-_RE_I_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i"})
+def _fold(text: str) -> str:
+    """`text` lowercased, the same length (offsets stay valid), and with every character that
+    `re.I` matches to an ASCII letter turned into that letter."""
+    return text.lower() if text.isascii() else text.translate(_RE_I_LETTERS).lower()
 
 
 def may_hold_secret(text: str) -> bool:
     """False when `text` cannot hold a secret that `find_secrets` finds."""
-    folded = text.lower() if text.isascii() else text.translate(_RE_I_LETTERS).casefold()
-    return any(word in folded for word in NEEDED)
+    folded = _fold(text)
+    if any(word in folded for word in NEEDED):
+        return True
+    return any(True for plugin in _ALWAYS for _ in plugin.candidates(text))
 
 
-def shannon_entropy(value: str) -> float:
-    """Bits per character of `value`: random keys score high, words and identifiers low."""
-    if not value:
-        return 0.0
-    total = len(value)
-    return -sum(n / total * math.log2(n / total) for n in Counter(value).values())
-
-
-def _looks_random(value: str) -> bool:
-    """True for values that look like generated secrets rather than names, words or placeholders.
-
-    The threshold grows with length up to 3.5 bits/char, since a short string cannot reach the
-    entropy of a long one (12 random base62 chars ≈ 3.4, a 32-char hex key ≈ 3.8).
-    """
-    if len(value) < _MIN_ASSIGNED_LEN:
-        return False
-    lowered = value.casefold()
-    if any(word in lowered for word in _PLACEHOLDER_WORDS) or _ENV_LOOKUP.search(value):
-        return False
-    if "://" in value and "@" not in value:  # a URL, unless it carries credentials
-        return False
-    if _IDENTIFIER.match(value) and not _DIGIT.search(value):  # a name, e.g. DJANGO_SECRET_KEY
-        return False
-    if len(set(lowered)) <= 2:  # "aaaaaaaaaaaa", "************"
-        return False
-    return shannon_entropy(value) >= min(3.5, math.log2(len(value)) - 0.5)
-
-
-def _has_letter_and_digit(value: str) -> bool:
-    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
-
-
-def _candidates(text: str) -> list[tuple[int, int, int, str]]:
+def _candidates(text: str) -> list[Candidate]:
     """All raw matches as (start, end, priority, kind); lower priority wins on overlap."""
-    found: list[tuple[int, int, int, str]] = []
-    for match in _PEM_BEGIN.finditer(text):
-        end_marker = f"-----END {match.group(1)}PRIVATE KEY{match.group(2)}-----"
-        end = text.find(end_marker, match.end(), match.end() + _PEM_MAX_BODY + len(end_marker))
-        if end >= 0 and len(_BASE64_CHARS.findall(text, match.end(), end)) >= 32:
-            found.append((match.start(), end + len(end_marker), 0, "private-key"))
-    for match in _PEM_OPEN.finditer(text):
-        found.append((match.start(), match.end(), 0, "private-key"))
-    for kind, pattern in _PREFIXED:
-        for match in pattern.finditer(text):
-            token = match.group(0)
-            # JWTs are base64url JSON and need no digit; every other key shape mixes both.
-            if kind == "jwt" or _has_letter_and_digit(token):
-                found.append((match.start(), match.end(), 1, kind))
-    for match in _URL_CREDENTIALS.finditer(text):
-        value = match.group("value")
-        if not any(word in value.casefold() for word in _URL_PLACEHOLDERS):
-            found.append((match.start("value"), match.end("value"), 1, "url-password"))
-    for pattern in (_ASSIGNED_QUOTED, _ASSIGNED_BARE):
-        for match in pattern.finditer(text):
-            if _looks_random(match.group("value")):
-                found.append((match.start("value"), match.end("value"), 2, "assigned-secret"))
+    folded = _fold(text)
+    found: list[Candidate] = []
+    if any(word in folded for word in secret_rules.PEM_NEEDS):
+        found.extend(secret_rules.private_keys(text))
+    for rule in secret_rules.RULES:
+        if any(word in folded for word in rule.needs):
+            found.extend(rule.candidates(text))
+    for plugin in secret_plugins.PLUGINS:
+        if not plugin.needs or any(word in folded for word in plugin.needs):
+            found.extend(plugin.candidates(text))
+    if any(word in folded for word in secret_assigned.NEEDS):
+        named: set[int] = set()
+        found.extend(secret_assigned.assigned_secrets(text, named))
+        found.extend(secret_plugins.keyword_secrets(text, _lines_at(text, named)))
     return found
 
 
+def _lines_at(text: str, starts: set[int]) -> list[tuple[int, str]]:
+    """(offset, line) of the lines starting at `starts`, for the keyword plugin: at most
+    `_KEYWORD_LINES` of them, of at most `_KEYWORD_LINE_CHARS` (its regexes backtrack)."""
+    lines = []
+    for start in sorted(starts)[:_KEYWORD_LINES]:
+        end = text.find("\n", start)
+        line = text[start : len(text) if end < 0 else end]
+        if len(line) <= _KEYWORD_LINE_CHARS:
+            lines.append((start, line))
+    return lines
+
+
 def find_secrets(text: str) -> list[SecretHit]:
-    """Obvious secrets in `text`, in order, never overlapping (the more specific kind wins)."""
-    if not may_hold_secret(text):
+    """Secrets in `text`, in order, never overlapping (the more specific kind wins)."""
+    if not text:
         return []
     candidates = sorted(_candidates(text), key=lambda c: (c[0], c[2], -(c[1] - c[0])))
-    line_starts = [0] + [m.end() for m in _NEWLINE.finditer(text)] if candidates else [0]
+    if not candidates:
+        return []
+    line_starts = [0]
+    index = text.find("\n")
+    while index >= 0:
+        line_starts.append(index + 1)
+        index = text.find("\n", index + 1)
     hits: list[SecretHit] = []
     covered_until = -1
     for start, end, _priority, kind in candidates:
         if start < covered_until:
+            if end > covered_until and hits:  # overlapping matches: mask their union
+                last = hits[-1]
+                hits[-1] = SecretHit(last.line, last.kind, (last.span[0], end))
+                covered_until = end
             continue
         covered_until = end
         line = bisect.bisect_right(line_starts, start)
@@ -190,14 +130,17 @@ def find_secrets(text: str) -> list[SecretHit]:
 
 
 def mask_secrets(text: str) -> tuple[str, int]:
-    """`text` with each secret replaced by `[MASKED:<kind>]`, and how many were masked."""
+    """`text` with each secret replaced by `[MASKED:<kind>]`, and how many were masked.
+
+    A secret spanning lines leaves one marker per line, so every line keeps its number."""
     hits = find_secrets(text)
     parts: list[str] = []
     last = 0
     for hit in hits:
         start, end = hit.span
         parts.append(text[last:start])
-        parts.append(f"[MASKED:{hit.kind}]")
+        marker = f"[MASKED:{hit.kind}]"
+        parts.append("\n".join(marker for _ in range(text.count("\n", start, end) + 1)))
         last = end
     parts.append(text[last:])
     return "".join(parts), len(hits)

@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from app.review import secrets
+from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
+
+from app.review import secret_assigned, secret_plugins, secret_rules, secrets
 from app.review.secrets import (
     NEEDED,
     SecretHit,
@@ -141,10 +143,11 @@ def test_mask_replaces_secrets_and_keeps_everything_else() -> None:
     assert RANDOM not in masked
 
 
-def test_mask_removes_the_whole_private_key() -> None:
+def test_mask_removes_the_whole_private_key_and_keeps_its_lines() -> None:
     masked, count = mask_secrets(f"before\n{PEM}\nafter")
 
-    assert (masked, count) == ("before\n[MASKED:private-key]\nafter", 1)
+    assert count == 1
+    assert masked == "before\n" + "\n".join(["[MASKED:private-key]"] * 4) + "\nafter"
 
 
 def test_mask_without_secrets_is_identity() -> None:
@@ -196,24 +199,34 @@ def test_every_kind_still_passes_the_prefilter_and_is_masked(
     assert f"[MASKED:{kind}]" in masked
 
 
-_PATTERNS = [pattern for _, pattern in secrets._PREFIXED] + [
-    secrets._PEM_BEGIN,
-    secrets._PEM_OPEN,
-    secrets._ASSIGNED_QUOTED,
-    secrets._ASSIGNED_BARE,
+_GATED = [(rule.pattern, rule.needs) for rule in secret_rules.RULES] + [
+    (pattern, plugin.needs)
+    for plugin in secret_plugins.PLUGINS
+    if plugin.needs
+    for pattern in plugin.detector.denylist  # type: ignore[attr-defined]
 ]
 
 
-@pytest.mark.parametrize("pattern", _PATTERNS, ids=[p.pattern[:30] for p in _PATTERNS])
-@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize(("pattern", "needs"), _GATED, ids=[p.pattern[:30] for p, _ in _GATED])
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_every_pattern_match_passes_the_prefilter(
-    pattern: re.Pattern[str], data: st.DataObject
+def test_every_pattern_match_holds_a_literal_its_rule_needs(
+    pattern: re.Pattern[str], needs: tuple[str, ...], data: st.DataObject
 ) -> None:
+    """Rules run only on text holding one of their literals: each match must hold one."""
     match = pattern.search(data.draw(st.from_regex(pattern)))
     assert match is not None
 
-    assert may_hold_secret(match.group(0)), match.group(0)
+    folded = secrets._fold(match.group(0))
+    assert any(word in folded for word in needs), match.group(0)
+    assert may_hold_secret(match.group(0))
+
+
+def test_every_keyword_the_plugin_looks_for_holds_a_needed_word() -> None:
+    for keyword in KEYWORD_DENYLIST:
+        literal = keyword.replace("_?", "_")
+        assert any(word in literal for word in secret_plugins.KEYWORD_NEEDS), keyword
+        assert any(word in literal for word in secret_assigned.NEEDS) or "contrase" in literal
 
 
 def test_characters_that_ignorecase_matches_to_ascii_still_pass_the_prefilter() -> None:
@@ -223,7 +236,7 @@ def test_characters_that_ignorecase_matches_to_ascii_still_pass_the_prefilter() 
     ascii_class = re.compile(r"[a-z0-9_-]", re.I)
     lookalikes = [chr(c) for c in range(0x80, sys.maxunicode + 1) if ascii_class.match(chr(c))]
     assert len(lookalikes) == 4  # U+0130, U+0131, U+017F and U+212A in Python 3.11
-    for word in ("passw", "secret", "token", "apikey", "api_key", "api-key"):
+    for word in ("pass", "pwd", "secret", "token", "key"):
         assert word in NEEDED
         for index in range(len(word)):
             for lookalike in lookalikes:
@@ -234,11 +247,15 @@ def test_characters_that_ignorecase_matches_to_ascii_still_pass_the_prefilter() 
     assert [hit.kind for hit in find_secrets(text)] == ["assigned-secret"] * 3
 
 
-def test_text_holding_no_needed_word_is_not_searched(monkeypatch: pytest.MonkeyPatch) -> None:
-    def searched(text: str) -> list[tuple[int, int, int, str]]:
+def test_text_holding_no_needed_word_meets_only_the_shape_plugins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def searched(*args: object) -> list[tuple[int, int, int, str]]:
         raise AssertionError("searched")
 
-    monkeypatch.setattr(secrets, "_candidates", searched)
+    monkeypatch.setattr(secret_rules.Rule, "candidates", searched)
+    monkeypatch.setattr(secret_assigned, "assigned_secrets", searched)
+    monkeypatch.setattr(secret_plugins, "keyword_secrets", searched)
 
     assert find_secrets("def add(a, b):\n    return a + b  # ASIDE: sk_test\n" * 100) == []
     with pytest.raises(AssertionError, match="searched"):
