@@ -161,10 +161,10 @@ def _putty(rng: random.Random) -> Sample:
             *[public[i : i + 64] for i in range(0, len(public), 64)],
             f"Private-Lines: {len(private_lines)}",
             *private_lines,
-            "Private-MAC: " + _r(rng, HEX, 64),
+            mac := "Private-MAC: " + _r(rng, HEX, 64),
         ]
     )
-    return Sample(text, "\n".join(private_lines))
+    return Sample(text, "\n".join([*private_lines, mac]))
 
 
 def _jwt(rng: random.Random) -> str:

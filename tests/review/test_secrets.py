@@ -9,11 +9,10 @@ import re
 import sys
 
 import pytest
+from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-
-from detect_secrets.plugins.keyword import DENYLIST as KEYWORD_DENYLIST
 
 from app.review import secret_assigned, secret_plugins, secret_rules, secrets
 from app.review.secrets import (
