@@ -22,6 +22,7 @@ from bench import (
     review_overhead,
     scale_out,
     webhook_ack,
+    webhook_attack,
 )
 from bench.common import Result
 
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "overhead": review_overhead.run,
     "scaleout": scale_out.run,
     "looplag": loop_lag.run,
+    "attack": webhook_attack.run,
 }
 
 
