@@ -7,6 +7,7 @@ through the PR's file list (up to 3,000 files). A push is compared against the b
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,8 @@ async def compare(
             async for item in gh.getiter(f"/repos/{repo}/pulls/{pull_number}/files?per_page=100")
         ]
         limit = PULL_FILES_LIMIT
-    change = build_change(merge_base, head, entries, limit=limit)
+    # Parsing thousands of patches is CPU work: off the event loop.
+    change = await asyncio.to_thread(build_change, merge_base, head, entries, limit=limit)
     return Fetched(change=change, commit_messages=_messages(data), committers=_committers(data))
 
 

@@ -17,7 +17,7 @@ from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import PullRequestJob, ResolvedJob
 from app.jobs.store import Attempt, JobStore, LeaseLost
 from app.metrics import Metrics
-from app.render import comment_body, reviewer_report
+from app.render import render_comment_body, render_reviewer_report
 from app.review.assignment import Assignment
 from app.review.engine import is_late
 from app.review.models import Review
@@ -47,7 +47,9 @@ async def deliver_extras(
         number = pull.number
 
         async def comment() -> None:
-            body = comment_body(review, show_score=assignment.feedback.show_score_to_candidate)
+            body = await render_comment_body(
+                review, show_score=assignment.feedback.show_score_to_candidate
+            )
             known = await ledger.known_comment(job.subject)
             comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
             await store.set_comment(attempt, comment_id)
@@ -64,7 +66,7 @@ async def deliver_extras(
                 reviewer_repo=reviewer_repo,
                 repo=job.repo,
                 title=f"{assignment.title}: {job.repo}",
-                body=reviewer_report(
+                body=await render_reviewer_report(
                     review,
                     repo=job.repo,
                     subject=f"PR #{pull.number}" if pull else f"push to {job.ref}",

@@ -40,7 +40,7 @@ from app.jobs.record import Work, account, outcome_for, record
 from app.jobs.store import Attempt, GiveUp, JobStore, LeaseLost, Outcome
 from app.ledger import Ledger
 from app.metrics import Metrics
-from app.render import CheckOutput, check_output
+from app.render import CheckOutput, render_check_output
 from app.review.assignment import Assignment
 from app.review.engine import (
     AssessmentCache,
@@ -279,7 +279,7 @@ class Runner:
         await self.checkpoint(work)
         await self.store.renew(work.attempt)  # LeaseLost: a newer attempt publishes instead
         show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
-        output = await asyncio.to_thread(check_output, review, show_score=show_score)
+        output = await render_check_output(review, show_score=show_score)
         assert work.check_run_id is not None
         await complete_check_run(work.client, work.job.repo, work.check_run_id, output)
         work.completed = True
