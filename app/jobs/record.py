@@ -38,6 +38,7 @@ class Work:
     gh: GitHubClient | None = None
     resolved: ResolvedJob | None = None  # what the job turned out to ask for (prepare)
     completed: bool = False  # the check run carries a finished review: never downgrade it
+    check_runs: bool = True  # the assignment's `feedback.check_run`: false posts none at all
 
     @property
     def target(self) -> ResolvedJob:

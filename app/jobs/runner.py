@@ -239,8 +239,9 @@ class Runner:
         if job != work.job:
             await self.store.set_job(work.attempt, job)
         work.job = work.resolved = job
+        work.check_runs = assignment.feedback.check_run
         await self.checkpoint(work)
-        if work.check_run_id is None:
+        if work.check_run_id is None and work.check_runs:
             check_run_id = await start_check_run(
                 gh, job.repo, job.head_sha,
                 name=self.config.check_run_name,
@@ -280,8 +281,8 @@ class Runner:
         await self.store.renew(work.attempt)  # LeaseLost: a newer attempt publishes instead
         show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
         output = await render_check_output(review, show_score=show_score)
-        assert work.check_run_id is not None
-        await complete_check_run(work.client, work.job.repo, work.check_run_id, output)
+        if work.check_run_id is not None:
+            await complete_check_run(work.client, work.job.repo, work.check_run_id, output)
         work.completed = True
         return output
 
@@ -310,7 +311,7 @@ class Runner:
         self, work: Work, ending: conclude_.Ending, *, state: str, error: str | None = None
     ) -> None:
         """Conclude the check run (unless already completed: nothing downgrades it), record."""
-        if work.gh is not None and not work.completed:
+        if work.gh is not None and not work.completed and work.check_runs:
             await conclude_.conclude(
                 work.gh, work.job, work.check_run_id, ending,
                 check_run_name=self.config.check_run_name,
