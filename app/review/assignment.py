@@ -50,6 +50,8 @@ from app.review.config_yaml import (
     validation_message,
 )
 from app.review.models import Criterion
+from app.review.reviewers_config import Reviewers
+from app.review.tests_config import GraderWorkflow, HiddenTests
 
 CONFIG_PATH = ".github/assignment-review.yml"
 _VERSION_SCHEMA = "1"  # bump when the meaning of the hashed content changes
@@ -232,29 +234,6 @@ class Feedback(_Frozen):
     show_score_to_candidate: StrictBool = False
 
 
-def _login(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", value):
-        raise ValueError(f"should be a GitHub login, got {value!r}")
-    return value
-
-
-def _team(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
-        raise ValueError(f"should be a team slug of the organisation, got {value!r}")
-    return value
-
-
-class Reviewers(_Frozen):
-    """Who may ask for a fresh grade (`/review`, Re-run): never the candidate, whatever their
-    access to the repository, since GitHub Classroom and templates give candidates write or
-    admin access to their own assignment repository."""
-
-    teams: tuple[Annotated[StrictStr, AfterValidator(_team)], ...] = ()
-    users: tuple[Annotated[StrictStr, AfterValidator(_login)], ...] = ()
-    org_owners: StrictBool = True
-    reruns_per_hour: Annotated[StrictInt, Field(ge=0, le=100)] = 6
-
-
 class Assignment(_Frozen):
     """One assignment: the repositories it covers and what they are reviewed against."""
 
@@ -272,6 +251,7 @@ class Assignment(_Frozen):
     feedback: Feedback = Feedback()
     reviewer_repo: Annotated[StrictStr, AfterValidator(_full_name)] | None = None
     reviewers: Reviewers = Reviewers()
+    tests: HiddenTests | None = None
     deadline: AwareDatetime | None = None
 
     @model_validator(mode="before")
@@ -294,6 +274,14 @@ class Assignment(_Frozen):
         if (dup := _first_duplicate(c.id for c in value)) is not None:
             raise PydanticCustomError("duplicate_id", "repeats the criterion id {id}", {"id": dup})
         return value
+
+    @model_validator(mode="after")
+    def _tests_decide_a_criterion(self) -> Assignment:
+        if self.tests is not None and self.tests.criterion not in {c.id for c in self.rubric}:
+            raise ValueError(
+                f"tests.criterion {self.tests.criterion!r} is not a criterion of the rubric"
+            )
+        return self
 
     def matches(self, full_name: str) -> bool:
         """Globs with a slash match "owner/name", others the bare name; GitHub names ignore case."""
@@ -322,6 +310,7 @@ class Assignment(_Frozen):
             "paths": [list(self.paths.include), list(self.paths.exclude)],
             "baseline": str(self.baseline),
             "max_files": self.max_files,
+            "tests": self.tests.model_dump(mode="json") if self.tests else None,
         }
         blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(f"{_VERSION_SCHEMA}:{blob}".encode()).hexdigest()[:12]
@@ -350,7 +339,10 @@ class AssignmentConfig(_Frozen):
 DEFAULT_ASSIGNMENT = Assignment(id="default", repos=("*",), title="Code review")
 """Used only when the organisation has no config file at all: findings and a summary, no rubric."""
 
-_MODELS = (AssignmentConfig, Assignment, Paths, Feedback, Reviewers, _CriterionSpec)
+_MODELS = (
+    AssignmentConfig, Assignment, Paths, Feedback, Reviewers, _CriterionSpec,
+    HiddenTests, GraderWorkflow,
+)
 _KNOWN_KEYS = sorted({key for model in _MODELS for key in model.model_fields})
 
 
