@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx2
@@ -18,8 +19,8 @@ from app.config import Settings
 from app.jobs.execute import run_attempt
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import PullRequestJob
-from app.jobs.store import Attempt, JobStore, LeaseLost, Outcome
-from app.ledger import Ledger, findings, reviews
+from app.jobs.store import Attempt, JobStore, LeaseLost, Outcome, GraderRun
+from app.ledger import Ledger, findings, reviews, utcnow
 from app.review.models import Finding, ReviewerResult, Severity, Submission
 from app.review.static import StaticReviewer
 from tests.conftest import harness_for
@@ -346,3 +347,38 @@ def test_workers_and_the_cli_do_not_import_the_web_app() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_waiting_for_hidden_tests_holds_no_lease_and_is_no_attempt(tmp_path: Path) -> None:
+    ledger = await _ledger(tmp_path)
+    store = JobStore(ledger, lease_seconds=60, max_attempts=2)
+    try:
+        review_id = await ledger.enqueue_job(JOB)
+        for n in range(4):  # more waits than attempts allowed: waiting uses none
+            attempt = await store.claim(review_id)
+            assert attempt is not None and not attempt.final, n
+            await store.set_tests(attempt, GraderRun("corr-1", "acme/graders:grade.yml@main"))
+            await store.wait(attempt, until=utcnow() + timedelta(hours=1))
+            assert await store.claim(review_id) is None  # nobody holds it; nobody may take it
+            assert await ledger.runnable() == []
+            assert await store.wake("corr-1") == [review_id]  # the workflow_run webhook
+        resumed = await store.claim(review_id)
+        assert resumed is not None and resumed.tests is not None
+        assert resumed.tests.correlation == "corr-1"
+        await store.finish(resumed, Outcome(state="done", conclusion="success"))
+        assert await store.wake("corr-1") == []
+    finally:
+        await ledger.close()
+
+
+async def test_a_wait_that_runs_out_makes_the_review_runnable(tmp_path: Path) -> None:
+    ledger = await _ledger(tmp_path)
+    store = JobStore(ledger, lease_seconds=60)
+    try:
+        review_id = await ledger.enqueue_job(JOB)
+        attempt = await store.claim(review_id)
+        assert attempt is not None
+        await store.wait(attempt, until=utcnow() - timedelta(seconds=1))  # time to look again
+        assert await ledger.runnable() == [review_id]
+    finally:
+        await ledger.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,17 @@ import sqlalchemy as sa
 from app.jobs.models import ReviewJob
 from app.ledger import Ledger, StoredReview, findings, reviews, utcnow
 from app.review.models import Finding
+
+
+@dataclass(frozen=True, slots=True)
+class GraderRun:
+    """The hidden-test run of a review: dispatched under `correlation`, and its result (JSON)
+    once known."""
+
+    correlation: str
+    grader: str
+    run_id: int | None = None
+    result: str | None = None
 
 
 class LeaseLost(Exception):
@@ -37,6 +48,7 @@ class Attempt:
     job: ReviewJob
     check_run_id: int | None = None
     last_error: str | None = None
+    tests: GraderRun | None = None  # the grader run this review waits for, or waited for
 
     @property
     def final(self) -> bool:
@@ -74,10 +86,12 @@ class Outcome:
 
 
 def _claimable(now: Any) -> Any:
+    """Queued; running under a lease its worker let run out; or waiting for hidden tests
+    whose wait is over (the run completed, or it is time to look or give up)."""
     return sa.or_(
         reviews.c.state == "queued",
         sa.and_(
-            reviews.c.state == "running",
+            reviews.c.state.in_(("running", "waiting")),
             sa.or_(reviews.c.lease_until.is_(None), reviews.c.lease_until < now),
         ),
     )
@@ -108,7 +122,7 @@ class JobStore:
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
-                    sa.select(reviews.c.attempts, reviews.c.error).where(
+                    sa.select(reviews.c.attempts, reviews.c.waits, reviews.c.error).where(
                         reviews.c.id == review_id, _claimable(now)
                     )
                 )
@@ -134,12 +148,22 @@ class JobStore:
                 return None  # another worker won the race
             full = (await conn.execute(sa.select(reviews).where(reviews.c.id == review_id))).one()
         stored = _stored(full)
-        if number > self.max_attempts:
+        tests = (
+            GraderRun(
+                full.tests_correlation, full.tests_grader or "", full.tests_run_id,
+                full.tests_result,
+            )
+            if full.tests_correlation is not None
+            else None
+        )
+        if number - int(row.waits) > self.max_attempts:  # waiting for tests is no attempt
             return GiveUp(
                 review_id, number, stored.job, stored.check_run_id,
-                last_error=row.error, max_attempts=self.max_attempts,
+                last_error=row.error, tests=tests, max_attempts=self.max_attempts,
             )
-        return Attempt(review_id, number, stored.job, stored.check_run_id, last_error=row.error)
+        return Attempt(
+            review_id, number, stored.job, stored.check_run_id, last_error=row.error, tests=tests
+        )
 
     async def _write(self, attempt: Attempt, **values: Any) -> None:
         async with self.engine.begin() as conn:
@@ -164,6 +188,61 @@ class JobStore:
 
     async def set_comment(self, attempt: Attempt, comment_id: int) -> None:
         await self._write(attempt, comment_id=comment_id)
+
+    async def set_tests(self, attempt: Attempt, tests: GraderRun) -> None:
+        await self._write(
+            attempt, tests_correlation=tests.correlation, tests_grader=tests.grader[:512],
+            tests_run_id=tests.run_id, tests_result=tests.result,
+        )
+
+    async def wait(self, attempt: Attempt, until: datetime) -> None:
+        """Leave the review waiting for its hidden tests: no worker, no lease is held until
+        `wake` (the workflow_run webhook) or `until` (poll, or give up on the run)."""
+        await self._write(attempt, state="waiting", lease_until=until, waits=reviews.c.waits + 1)
+
+    async def wake(self, correlation: str) -> list[int]:
+        """The grader run of `correlation` completed: its waiting reviews become claimable."""
+        async with self.engine.begin() as conn:
+            ids = list(
+                (
+                    await conn.execute(
+                        sa.select(reviews.c.id).where(
+                            reviews.c.tests_correlation == correlation,
+                            reviews.c.state == "waiting",
+                        )
+                    )
+                ).scalars()
+            )
+            if ids:
+                await conn.execute(
+                    reviews.update()
+                    .where(reviews.c.id.in_(ids), reviews.c.state == "waiting")
+                    .values(lease_until=utcnow())
+                )
+        return [int(i) for i in ids]
+
+    async def finished_tests(self, repo: str, head_sha: str, grader: str) -> GraderRun | None:
+        """A finished grader run of the same commit and grader (re-runs reuse it)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        reviews.c.tests_correlation, reviews.c.tests_run_id,
+                        reviews.c.tests_result,
+                    )
+                    .where(
+                        reviews.c.repo == repo,
+                        reviews.c.head_sha == head_sha,
+                        reviews.c.tests_grader == grader[:512],
+                        reviews.c.tests_result.is_not(None),
+                    )
+                    .order_by(reviews.c.id.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return GraderRun(row.tests_correlation, grader, row.tests_run_id, row.tests_result)
 
     async def interrupted(self, attempt: Attempt, why: str) -> None:
         """Hand the review to the next attempt now, instead of when the lease runs out."""
