@@ -21,6 +21,7 @@ from bench import (
     prompt_efficiency,
     review_overhead,
     scale_out,
+    secrets_rate,
     webhook_ack,
     webhook_attack,
 )
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "scaleout": scale_out.run,
     "looplag": loop_lag.run,
     "attack": webhook_attack.run,
+    "secrets": secrets_rate.run,
 }
 
 

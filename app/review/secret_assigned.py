@@ -50,6 +50,7 @@ _STRONG = frozenset({
     "senha", "kennwort", "privatekey", "secretkey", "accesskey", "authkey", "authtoken",
     "accesstoken", "apitoken", "clientsecret", "webhooksecret",
 })  # fmt: skip
+_STRONG_SUFFIXES = tuple(word for word in _STRONG if len(word) >= 5)
 _KEY_QUALIFIERS = frozenset({
     "api", "access", "secret", "private", "priv", "signing", "sign", "encryption", "encrypt",
     "enc", "master", "auth", "client", "account", "service", "app", "application", "license",
@@ -84,7 +85,7 @@ def is_secret_name(name: str) -> bool:
         return True
     # Run-together names: `DBPASSWORD`, `apitoken`, `PAssWORD`.
     parts = _SEPARATORS.split(name.casefold())
-    if any(part.endswith(word) for part in parts for word in _STRONG if len(word) >= 5):
+    if any(part.endswith(_STRONG_SUFFIXES) for part in parts):
         return True
     return any(
         w == "key" and i > 0 and words[i - 1] in _KEY_QUALIFIERS for i, w in enumerate(words)
@@ -99,11 +100,14 @@ def assigned_secrets(text: str, named_lines: set[int] | None = None) -> Iterator
     for keyword in _KEYWORD.finditer(text):
         if keyword.start() < scanned_to:
             continue  # another word of a name already judged (`secret_key`)
-        tail = _NAME_TAIL.search(text, max(0, keyword.start() - 80), keyword.start())
-        start = tail.start() if tail else keyword.start()
         rest = _NAME_REST.match(text, keyword.end())
         end = rest.end() if rest else keyword.end()
         scanned_to = end
+        # Most secret words are not followed by an assignment: skip those before anything else.
+        if _AFTER_NAME.match(text, end) is None and _AFTER_FLAG.match(text, end) is None:
+            continue
+        tail = _NAME_TAIL.search(text, max(0, keyword.start() - 80), keyword.start())
+        start = tail.start() if tail else keyword.start()
         name = text[start:end]
         stripped = name.lstrip("$@.-")
         start += len(name) - len(stripped)

@@ -3,9 +3,9 @@
 We match each regex plugin's own patterns (`denylist`) with positions, to mask in place, and
 call the keyword plugin's `analyze_string` per line. The plugins' network verification is never
 called (it lives in `analyze_line` and `verify`), nor is detect-secrets' global settings object.
-A plugin runs only on text holding one of its literals; the few shape-only ones (Telegram,
-Discord, Twilio) always run, and their matches must stand alone as a token, since their patterns
-have no boundaries.
+A plugin runs only on text holding one of its literals; the two shape-only ones (Telegram,
+Discord) only on text their combined pattern matches. Matches of patterns without boundaries
+must stand alone as a token.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Plugin:
     standalone: bool = False  # the match must not continue a longer token
     extend: re.Pattern[str] | None = None  # the token goes on over these characters
     whole: bool = False  # the whole match is the secret, not its first group
+    exact: bool = False  # `needs` are case-sensitive
 
     def candidates(self, text: str) -> Iterator[Candidate]:
         # The plugin's own patterns, matched with positions: `analyze_string` yields values
@@ -103,7 +104,7 @@ PLUGINS: tuple[Plugin, ...] = (
         lambda v: "slack-webhook" if v.lower().startswith("https") else "slack-token",
     ),
     Plugin(StripeDetector(), ("_live_",), _named("stripe-key"), extend=re.compile("[A-Za-z0-9]+")),
-    Plugin(TwilioKeyDetector(), (), _named("twilio-key"), standalone=True),
+    Plugin(TwilioKeyDetector(), ("AC", "SK"), _named("twilio-key"), standalone=True, exact=True),
     Plugin(SendGridDetector(), ("sg.",), _named("sendgrid-key")),
     Plugin(NpmDetector(), ("_authtoken",), _named("npm-token"), check=looks_like_password),
     Plugin(PypiTokenDetector(), ("pypi-",), _named("pypi-token")),
@@ -131,13 +132,29 @@ PLUGINS: tuple[Plugin, ...] = (
     Plugin(AzureStorageKeyDetector(), ("accountkey=",), _named("azure-storage-key")),
     Plugin(BasicAuthDetector(), ("://",), _named("url-password"), check=looks_like_password),
     Plugin(SquareOAuthDetector(), ("sq0csp-",), _named("square-token")),
-    Plugin(ArtifactoryDetector(), ("akc", "ap"), _named("artifactory-token"), standalone=True),
+    Plugin(
+        ArtifactoryDetector(),
+        ("AKC", "AP"),
+        _named("artifactory-token"),
+        standalone=True,
+        exact=True,
+    ),
     Plugin(
         AWSKeyDetector(),
         ("akia", "asia", "abia", "acca", "a3t", "aws"),
         lambda v: "aws-access-key" if _AWS_KEY_ID.fullmatch(v) else "aws-secret-key",
         standalone=True,
     ),
+)
+
+# The patterns of the plugins that need no literal, as one: text they cannot match skips them.
+SHAPE_ONLY = re.compile(
+    "|".join(
+        f"(?:{pattern.pattern})"
+        for plugin in PLUGINS
+        if not plugin.needs
+        for pattern in plugin.detector.denylist  # type: ignore[attr-defined]
+    )
 )
 
 # detect-secrets' keyword plugin, for `DB_PASS=...`, `password: "..."` and the like, on the lines

@@ -172,6 +172,8 @@ def looks_generated(value: str, *, min_length: int = 8) -> bool:
         return False
     if value.isdigit() or is_placeholder(value) or _is_path_or_url(value) or _is_name(value):
         return False
+    if value[0] in "&*" and _is_name(value[1:]):  # a pointer to a variable: `&emptyPass`
+        return False
     if is_sequential_string(value) or _encodes_text(value):
         return False
     if _classes(value) < 2 and not value.isalpha():

@@ -41,18 +41,24 @@ def _unique(words: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-# Every literal some rule needs; text holding none of them only meets the shape-only plugins.
+# Every literal some rule needs (case-folded), and the case-sensitive ones some plugins need;
+# text holding none of them only meets the shape-only plugins, and those only when their
+# combined pattern matches.
 NEEDED = _unique(
     secret_rules.PEM_NEEDS
     + tuple(word for rule in secret_rules.RULES for word in rule.needs)
-    + tuple(word for plugin in secret_plugins.PLUGINS for word in plugin.needs)
+    + tuple(word for plugin in secret_plugins.PLUGINS if not plugin.exact for word in plugin.needs)
     + secret_assigned.NEEDS
     + secret_plugins.KEYWORD_NEEDS
+)
+_ROOTS = tuple(word for word in NEEDED if not any(o != word and o in word for o in NEEDED))
+_UNDER = {root: tuple(w for w in NEEDED if w != root and root in w) for root in _ROOTS}
+_EXACT = _unique(
+    tuple(word for plugin in secret_plugins.PLUGINS if plugin.exact for word in plugin.needs)
 )
 # The keyword plugin runs on the lines where our own scan met a secret-looking name.
 _KEYWORD_LINES = 64
 _KEYWORD_LINE_CHARS = 300
-_ALWAYS = tuple(plugin for plugin in secret_plugins.PLUGINS if not plugin.needs)
 # Characters that `re.I` matches to an ASCII letter but `str.lower` does not turn into it.
 _RE_I_LETTERS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
 
@@ -66,24 +72,39 @@ def _fold(text: str) -> str:
 def may_hold_secret(text: str) -> bool:
     """False when `text` cannot hold a secret that `find_secrets` finds."""
     folded = _fold(text)
-    if any(word in folded for word in NEEDED):
-        return True
-    return any(True for plugin in _ALWAYS for _ in plugin.candidates(text))
+    return (
+        any(word in folded for word in NEEDED)
+        or any(word in text for word in _EXACT)
+        or secret_plugins.SHAPE_ONLY.search(text) is not None
+    )
+
+
+def _present(text: str) -> set[str]:
+    """The needed literals `text` holds: a literal is looked for only when a shorter one it
+    contains (its root) is there, which spares most of the searches."""
+    folded = _fold(text)
+    present = {word for word in _EXACT if word in text}
+    for root in _ROOTS:
+        if root in folded:
+            present.add(root)
+            present.update(word for word in _UNDER[root] if word in folded)
+    return present
 
 
 def _candidates(text: str) -> list[Candidate]:
     """All raw matches as (start, end, priority, kind); lower priority wins on overlap."""
-    folded = _fold(text)
+    present = _present(text)
     found: list[Candidate] = []
-    if any(word in folded for word in secret_rules.PEM_NEEDS):
+    if not present.isdisjoint(secret_rules.PEM_NEEDS):
         found.extend(secret_rules.private_keys(text))
     for rule in secret_rules.RULES:
-        if any(word in folded for word in rule.needs):
+        if not present.isdisjoint(rule.needs):
             found.extend(rule.candidates(text))
+    shapes = secret_plugins.SHAPE_ONLY.search(text) is not None
     for plugin in secret_plugins.PLUGINS:
-        if not plugin.needs or any(word in folded for word in plugin.needs):
+        if not present.isdisjoint(plugin.needs) if plugin.needs else shapes:
             found.extend(plugin.candidates(text))
-    if any(word in folded for word in secret_assigned.NEEDS):
+    if not present.isdisjoint(secret_assigned.NEEDS):
         named: set[int] = set()
         found.extend(secret_assigned.assigned_secrets(text, named))
         found.extend(secret_plugins.keyword_secrets(text, _lines_at(text, named)))

@@ -198,26 +198,31 @@ def test_every_kind_still_passes_the_prefilter_and_is_masked(
     assert f"[MASKED:{kind}]" in masked
 
 
-_GATED = [(rule.pattern, rule.needs) for rule in secret_rules.RULES] + [
-    (pattern, plugin.needs)
+_GATED = [(rule.pattern, rule.needs, False) for rule in secret_rules.RULES] + [
+    (pattern, plugin.needs, plugin.exact)
     for plugin in secret_plugins.PLUGINS
-    if plugin.needs
     for pattern in plugin.detector.denylist  # type: ignore[attr-defined]
 ]
 
 
-@pytest.mark.parametrize(("pattern", "needs"), _GATED, ids=[p.pattern[:30] for p, _ in _GATED])
+@pytest.mark.parametrize(
+    ("pattern", "needs", "exact"), _GATED, ids=[p.pattern[:30] for p, _, _ in _GATED]
+)
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_pattern_match_holds_a_literal_its_rule_needs(
-    pattern: re.Pattern[str], needs: tuple[str, ...], data: st.DataObject
+    pattern: re.Pattern[str], needs: tuple[str, ...], exact: bool, data: st.DataObject
 ) -> None:
-    """Rules run only on text holding one of their literals: each match must hold one."""
+    """Rules run only on text holding one of their literals (or, for the shape-only plugins,
+    text their combined pattern matches): each match must hold one."""
     match = pattern.search(data.draw(st.from_regex(pattern)))
     assert match is not None
 
-    folded = secrets._fold(match.group(0))
-    assert any(word in folded for word in needs), match.group(0)
+    found = match.group(0) if exact else secrets._fold(match.group(0))
+    if needs:
+        assert any(word in found for word in needs), match.group(0)
+    else:
+        assert secret_plugins.SHAPE_ONLY.search(match.group(0)), match.group(0)
     assert may_hold_secret(match.group(0))
 
 
