@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from app.review.models import Finding, Severity, Submission
+from app.review.secret_notice import placeholder_findings
 from app.review.secrets import SecretHit, find_secrets
 
 __all__ = ["HUGE_FILE_BYTES", "build_output", "file_checks"]
@@ -156,6 +157,7 @@ def _content_findings(path: str, content: bytes, huge_file_bytes: int) -> Iterat
             ),
             title="Committed secret",
         )
+    yield from placeholder_findings(path, text)
     for line in _conflict_markers(text):
         yield Finding(
             path=path,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from app.review.secret_rules import Candidate
 from app.review.secret_values import looks_generated
 
-__all__ = ["NEEDS", "assigned_secrets", "is_secret_name"]
+__all__ = ["NEEDS", "assigned_secrets", "assigned_values", "is_secret_name"]
 
 # Every secret name holds one of these, case-folded.
 NEEDS = ("pass", "pwd", "secret", "token", "key", "credential", "contrase", "senha", "kennwort")
@@ -96,6 +96,15 @@ def assigned_secrets(text: str, named_lines: set[int] | None = None) -> Iterator
     """Values assigned to secret-looking names that look like generated keys or passwords.
 
     The start offset of each line holding a secret-looking name is added to `named_lines`."""
+    for line_start, (start, end) in assigned_values(text):
+        if named_lines is not None:
+            named_lines.add(line_start)
+        if looks_generated(text[start:end]):
+            yield start, end, 2, "assigned-secret"
+
+
+def assigned_values(text: str) -> Iterator[tuple[int, tuple[int, int]]]:
+    """(line start, value span) of each literal assigned to a secret-looking name."""
     scanned_to = 0
     for keyword in _KEYWORD.finditer(text):
         if keyword.start() < scanned_to:
@@ -115,11 +124,9 @@ def assigned_secrets(text: str, named_lines: set[int] | None = None) -> Iterator
         end = start + len(name)
         if not is_secret_name(name):
             continue
-        if named_lines is not None:
-            named_lines.add(text.rfind("\n", 0, start) + 1)
         value = _value_after(text, start, end)
-        if value is not None and looks_generated(text[value[0] : value[1]]):
-            yield value[0], value[1], 2, "assigned-secret"
+        if value is not None:
+            yield text.rfind("\n", 0, start) + 1, value
 
 
 def _value_after(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from app.review.secret_values import looks_generated, looks_like_password
 
-__all__ = ["RULES", "Candidate", "Rule", "private_keys"]
+__all__ = ["RULES", "Candidate", "Rule", "example_token", "private_keys", "real_token"]
 
 # (start, end, priority, kind): lower priority wins when two candidates overlap.
 Candidate = tuple[int, int, int, str]
@@ -38,6 +38,14 @@ class Rule:
             if value and (self.check is None or self.check(value)):
                 yield match.start(self.group), match.end(self.group), self.priority, self.kind
 
+    def examples(self, text: str) -> Iterator[Candidate]:
+        """Matches that are documented examples or filler rather than secrets."""
+        if self.check not in (real_token, _mixed_token):
+            return
+        for match in self.pattern.finditer(text):
+            if example_token(match.group(self.group)):
+                yield match.start(self.group), match.end(self.group), 1, self.kind
+
 
 # Lookarounds instead of \b so that `-` and `_` inside tokens don't end a match.
 _B = r"(?<![A-Za-z0-9_-])"
@@ -48,10 +56,15 @@ _TOKEN_PLACEHOLDERS = (
 )  # fmt: skip
 
 
-def real_token(token: str) -> bool:
-    """A prefixed token, unless it is a documented example (`AKIAIOSFODNN7EXAMPLE`) or filler."""
+def example_token(token: str) -> bool:
+    """A documented example (`AKIAIOSFODNN7EXAMPLE`) or filler (`ghp_xxxx...`)."""
     folded = token.casefold()
-    return not any(word in folded for word in _TOKEN_PLACEHOLDERS) and len(set(folded)) > 6
+    return any(word in folded for word in _TOKEN_PLACEHOLDERS) or len(set(folded)) <= 6
+
+
+def real_token(token: str) -> bool:
+    """A prefixed token, unless it is a documented example or filler."""
+    return not example_token(token)
 
 
 def _mixed_token(token: str) -> bool:

@@ -23,6 +23,7 @@ from detect_secrets.filters.heuristic import is_sequential_string
 
 __all__ = [
     "is_placeholder",
+    "is_reference",
     "looks_generated",
     "looks_like_password",
     "shannon_entropy",
@@ -71,6 +72,11 @@ def shannon_entropy(value: str) -> float:
         return 0.0
     total = len(value)
     return -sum(n / total * math.log2(n / total) for n in Counter(value).values())
+
+
+def is_reference(value: str) -> bool:
+    """`${DB_PASSWORD}`, `{{ secrets.X }}`, `os.environ[...]`: the secret is kept elsewhere."""
+    return _REFERENCE.search(value) is not None
 
 
 def is_placeholder(value: str) -> bool:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from app.review import secret_assigned, secret_plugins, secret_rules
 from app.review.secret_rules import Candidate
-from app.review.secret_values import shannon_entropy
+from app.review.secret_values import is_placeholder, is_reference, shannon_entropy
 
 __all__ = [
     "NEEDED",
     "SecretHit",
+    "find_placeholders",
     "find_secrets",
     "mask_secrets",
     "may_hold_secret",
@@ -127,7 +128,12 @@ def find_secrets(text: str) -> list[SecretHit]:
     """Secrets in `text`, in order, never overlapping (the more specific kind wins)."""
     if not text:
         return []
-    candidates = sorted(_candidates(text), key=lambda c: (c[0], c[2], -(c[1] - c[0])))
+    return _resolve(text, _candidates(text))
+
+
+def _resolve(text: str, found: list[Candidate]) -> list[SecretHit]:
+    """Candidates in order and without overlaps (the more specific kind wins), with lines."""
+    candidates = sorted(found, key=lambda c: (c[0], c[2], -(c[1] - c[0])))
     if not candidates:
         return []
     line_starts = [0]
@@ -148,6 +154,26 @@ def find_secrets(text: str) -> list[SecretHit]:
         line = bisect.bisect_right(line_starts, start)
         hits.append(SecretHit(line=line, kind=kind, span=(start, end)))
     return hits
+
+
+def find_placeholders(text: str) -> list[SecretHit]:
+    """Stand-ins where a secret would go: documented example keys (`AKIAIOSFODNN7EXAMPLE`,
+    `ghp_xxxx...`) and secret-looking names given a placeholder (`SECRET_KEY = "changeme"`).
+    Not secrets, so never masked; a committed settings file holding one is worth a notice,
+    since the real value must come from elsewhere. References (`${DB_PASSWORD}`) are not
+    placeholders: loading the secret from the environment is what should be done."""
+    present = _present(text)
+    found: list[Candidate] = []
+    for rule in secret_rules.RULES:
+        if not present.isdisjoint(rule.needs):
+            found.extend(rule.examples(text))
+    if not present.isdisjoint(secret_assigned.NEEDS):
+        for _line, (start, end) in secret_assigned.assigned_values(text):
+            value = text[start:end]
+            if len(value) >= 4 and is_placeholder(value) and not is_reference(value):
+                found.append((start, end, 2, "placeholder"))
+    hits = _resolve(text, found)
+    return [SecretHit(hit.line, "placeholder", hit.span) for hit in hits]
 
 
 def mask_secrets(text: str) -> tuple[str, int]:

@@ -149,3 +149,33 @@ def test_a_masked_hunk_keeps_every_line_and_its_number() -> None:
     assert len(rendered.split("\n")) == len(lines)
     assert rendered.count("[MASKED:private-key]") == text.count("\n") - 1
     assert [int(row.split()[0]) for row in rendered.split("\n")] == list(range(10, 10 + len(lines)))
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "line"),
+    [
+        ("config/settings.py", "AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE'\n", 1),
+        ("app/settings.py", 'DEBUG = True\nSECRET_KEY = "changeme"\n', 2),
+        ("config/application.yml", "github:\n  token: ghp_" + "x" * 36 + "\n", 2),
+    ],
+)
+def test_a_placeholder_in_a_settings_file_is_a_notice_not_a_secret(
+    path: str, text: str, line: int
+) -> None:
+    findings = file_checks(_submission(path, text))
+
+    assert [(f.rule, f.severity.value, f.start_line) for f in findings] == [
+        ("relo/placeholder-secret", "notice", line)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("app/views.py", "AWS_ACCESS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE'\n"),  # not a settings file
+        ("app/settings.py", 'SECRET_KEY = os.environ["SECRET_KEY"]\n'),  # the right way
+        ("app/settings.py", "password: ${DB_PASSWORD}\n"),
+    ],
+)
+def test_no_notice_outside_settings_files_or_for_references(path: str, text: str) -> None:
+    assert file_checks(_submission(path, text)) == ()
