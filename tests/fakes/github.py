@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import github_actions, github_routes_read, github_routes_write
+from . import github_actions, github_ci, github_routes_read, github_routes_write
 from . import github_shapes as shapes
 from .github_http import (
     DOCS,
@@ -203,6 +203,8 @@ class FakeGitHub:
         self.actions = github_actions.Actions(self)
         #: Organisation and team memberships (``set_member``, ``set_team_member``).
         self.orgs = github_actions.Orgs()
+        #: Check runs of other apps (the candidate's own CI): ``other_checks.add(...)``.
+        self.other_checks = github_ci.OtherChecks(self)
         self._faults: list[_Fault] = []
         self._holds: list[Hold] = []
         self._activity = threading.Condition()

@@ -93,6 +93,8 @@ class Actions:
         self.workflows: dict[int, Workflow] = {}
         self.runs: dict[int, WorkflowRun] = {}
         self.artifacts: dict[int, Artifact] = {}
+        #: False: answer dispatches 204 whatever ``return_run_details`` says (before 2026-02-19).
+        self.returns_run_details = True
 
     def add_workflow(
         self, full_name: str, file_name: str = "grade.yml", *, name: str = "Grade",
@@ -285,7 +287,7 @@ def dispatch(fake: FakeGitHub, call: Call) -> Reply:
     if repo.git.resolve(body["ref"]) is None:
         raise validation_failed(f"No ref found for: {body['ref']}")
     run = fake.actions.add_run(flow, ref=body["ref"], inputs=inputs)
-    if not body.get("return_run_details"):
+    if not body.get("return_run_details") or not fake.actions.returns_run_details:
         return Reply(204)
     api = f"{call.urls.api}/repos/{repo.full_name}/actions/runs/{run.id}"
     html = f"{call.urls.html}/{repo.full_name}/actions/runs/{run.id}"
@@ -408,6 +410,9 @@ def suites_for_ref(fake: FakeGitHub, call: Call) -> Reply:
             as_check = [{"status": run.status, "conclusion": run.conclusion}]
             suites.append((ACTIONS_APP_ID, _suite_json(fake, call, repo, run.check_suite_id,
                                                        sha, as_check, actions)))
+    for other, suite_id, runs in fake.other_checks.suites_at(repo.full_name, sha):
+        suites.append((other.app_id, _suite_json(fake, call, repo, suite_id, sha, runs,
+                                                 other.json(call.urls))))
     app_id = call.query.get("app_id")
     chosen = [s for owner, s in suites if app_id in (None, str(owner))]
     page, link = paginate(call, chosen)

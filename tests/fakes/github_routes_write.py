@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import github_ci
 from . import github_git as gitdata
 from . import github_shapes as shapes
 from .github_http import (
@@ -102,7 +103,8 @@ def _check_json(fake: FakeGitHub, call: Call, run: dict[str, Any]) -> dict[str, 
                     "head": {"ref": pr.head_ref, "sha": head, "repo": ref},
                     "base": {"ref": pr.base_ref, "sha": base, "repo": ref},
                 })
-    return shapes.check_run(call.urls, run, app_integration(fake, call), minimal)
+    app = github_ci.app_of(run, call.urls) or app_integration(fake, call)
+    return shapes.check_run(call.urls, run, app, minimal)
 
 
 def _apply(fake: FakeGitHub, run: dict[str, Any], body: dict[str, Any]) -> None:
@@ -183,7 +185,8 @@ def runs_for_ref(fake: FakeGitHub, call: Call) -> Reply:
     sha = repo.git.resolve(call.params["ref"])
     if sha is None:
         raise validation_failed(f"No commit found for SHA: {call.params['ref']}")
-    return _list_runs(fake, call, fake.runs_for(repo.full_name, sha))
+    runs = fake.runs_for(repo.full_name, sha) + fake.other_checks.at(repo.full_name, sha)
+    return _list_runs(fake, call, runs)
 
 
 def runs_for_suite(fake: FakeGitHub, call: Call) -> Reply:
