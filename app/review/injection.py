@@ -90,16 +90,22 @@ def _hidden_kind(text: str, index: int, first: bool) -> str | None:
         ) and end - start <= 7
         return None if is_flag else "tag-characters"
     if "\u202a" <= char <= "\u202e" or "\u2066" <= char <= "\u2069":
-        return "bidi-control"
+        # Embeddings and isolates are how right-to-left text (Arabic, Hebrew) mixes with
+        # left-to-right words; in a line without such text they can only reorder code.
+        return None if _RTL.search(text) else "bidi-control"
     if char == "\ufeff" and index == 0 and first:  # byte-order mark
         return None
-    if char in "\u200c\u200d":
-        # Joiners are legitimate inside emoji sequences and non-Latin scripts.
-        before = text[index - 1] if index > 0 else " "
-        after = text[index + 1] if index + 1 < len(text) else " "
-        if ord(before) > 0x7F and ord(after) > 0x7F:
-            return None
+    # Zero-width characters split words that would otherwise be read ("ig\u200bnore"); next to a
+    # space or punctuation, or between letters of scripts that use them (emoji sequences, Indic
+    # and Arabic joiners, Thai word breaks), they change nothing a reader or a pattern sees.
+    before = text[index - 1] if index > 0 else " "
+    after = text[index + 1] if index + 1 < len(text) else " "
+    if not (before.isalnum() and after.isalnum()) or not (before.isascii() or after.isascii()):
+        return None
     return "invisible-unicode"
+
+
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 
 def _hidden_hits(line: str, *, first: bool) -> Iterator[tuple[str, str]]:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 _MIN_TEXT = 8  # decoded characters: shorter results hold no phrase
 _ANY = re.compile(
     r"[A-Za-z0-9+/_-]{16,}|\\[uUx]|\\[0-7]{3}|&#?\w{2,8};|%[0-9A-Fa-f]{2}"
-    r"|\d{2,3}\s*,\s*\d{2,3}\s*,\s*\d{2,3}|[01]{8}|(?:[0-9A-Fa-f]{2}[\s,:;-]){7}"
+    r"|\d{2,6}\s*,\s*\d{2,6}\s*,\s*\d{2,6}|[01]{8}|(?:(?:0x)?[0-9A-Fa-f]{2}[\s,:;-]+){7}"
 )
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _BASE32 = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9])")

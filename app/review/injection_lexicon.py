@@ -203,12 +203,39 @@ class Matcher:
 
     def matches(self, view: str, hits: Sequence[Hit]) -> list[Match]:
         """Every rule that fires on the `hits` of `view`."""
+        weights = _weights(view)
+        if weights is not None:
+            hits = [Hit(weights[h.start], weights[h.end], h.concept) for h in hits]
         by_concept: dict[str, list[Hit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
         barriers = [i for i, c in enumerate(view) if c == BARRIER] if BARRIER in view else []
+        if weights is not None:
+            barriers = [weights[i] for i in barriers]
         found: list[Match] = []
         for rule in self.lexicon.rules:
             if all(c in by_concept for c in rule.concepts):
                 found.extend(_search(rule, by_concept, barriers))
+        if weights is not None:
+            found = [
+                Match(
+                    m.kind, bisect.bisect_left(weights, m.start), bisect.bisect_left(weights, m.end)
+                )
+                for m in found
+            ]
         return found
+
+
+_CJK_WEIGHT = 4  # a Han or kana character says about as much as a short word
+_CJK_RUN = re.compile("[\u3040-\u9fff\uf900-\ufaff]+")
+
+
+def _weights(view: str) -> list[int] | None:
+    """Offsets of a view in which each Chinese or Japanese character counts as a word's worth
+    of characters, so that spans and gaps mean the same in every language; None without any."""
+    if not unspaced(view):
+        return None
+    each = [1] * len(view)
+    for run in _CJK_RUN.finditer(view):
+        each[run.start() : run.end()] = [_CJK_WEIGHT] * (run.end() - run.start())
+    return [0, *itertools.accumulate(each)]

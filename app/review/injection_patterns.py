@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 _CHAT_TOKENS = re.compile(
     r"<\|\s*[a-z_][\w.\u2581-]{0,40}\s*\|>"  # <|im_start|>, <|eot_id|>, DeepSeek's full-width bars
     r"|<</?sys>>"
-    r"|</?(?:start_of_turn|end_of_turn|bos|eos|eot)>"
+    r"|</?(?:start_of_turn|end_of_turn)>"
     r"|^\s*#{1,6}\s*(?:system|assistant|instruction|system prompt)\s*:(?:\s*$|\s*you\b)"
     r"|^\s*(?:#|//|<!--)?\s*(?:system|assistant|human|ai)\s*:\s*(?:you are|you re|ignore|from now"
     r"|give|the candidate|this submission)\b"
@@ -37,7 +37,8 @@ _ROLE_NAME = re.compile(
 )
 # Tag names a prompt uses that markup languages may use too: not in XML or HTML files.
 _ROLE_WORD = frozenset({"system", "assistant", "instructions", "instruction", "important", "sys"})
-_TAG = re.compile(r"</?\s*([a-z][\w:.-]{0,60})(?:\s[^<>]{0,200})?/?>")
+# A tag, with attributes if any (`<instruction illegale>` is a placeholder in prose, not a tag).
+_TAG = re.compile(r"</?\s*([a-z][\w:.-]{0,60})(?:\s+[\w:.-]+\s*=[^<>]{0,200})?\s*/?>")
 _BRACKET_TAG = re.compile(
     r"^\s*(?:#+|//+|<!--|\*)?\s*\[\s*/?\s*(?:system|sys|grader|reviewer|evaluator|instructions?"
     r"|assistant|important|admin|developer|note to (?:the )?(?:grader|ai|reviewer|evaluator)"
@@ -77,8 +78,10 @@ _FENCES = re.compile(
     r"|(?:end|begin)[\s_-]*submission[\s_-]*[0-9a-f]{6,}"
     r"|</?(?:submission|untrusted[\w-]*|candidate[\w-]*|user[_-]input|student[_-]submission"
     r"|code[_-]submission)\s*>"
-    r"|^\s*(?:[-=#*~_]{3,}|\[|\()\s*(?:end|begin|start|close)\s*(?:of\s*)?(?:the\s*)?(?:submission"
-    r"|untrusted|candidate|user\s*input|student\s*code|code\s*submission|fence|document)\b"
+    r"|^\s*(?:#+|//+|/\*+|<!--|--|;+|\*+)?\s*(?:[-=#*~_<>]{3,}|\[|\()\s*(?:end|begin|start|close)"
+    r"\s*(?:of\s*)?(?:the\s*)?(?:submission"
+    r"|untrusted|candidate|user\s*input|student\s*code|code\s*submission|fence|document"
+    r"|(?:user|untrusted)\s*data)\b"
     r"|^\s*={3}\s*file\s+\S.*\((?:added|modified|removed|renamed|changed|copied)\)\s*={3}\s*$"
 )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from app.review import injection_patterns as patterns
@@ -118,11 +118,19 @@ def _phrases(raw: Sequence[str], folded: Sequence[str]) -> list[Found]:
         found += _rule_matches(_flow(folded, [w.translate(ROT13) for w in words]), "rot13")
     spelled = [leet(line) for line in folded]
     if any(s is not None for s in spelled):
-        loose = [
-            concept_line(s if s is not None else line.translate(LOOSE))
-            for s, line in zip(spelled, folded, strict=True)
+        loose = [w.translate(LOOSE) for w in words]
+        spelt = [
+            concept_line(s) if s is not None else w for s, w in zip(spelled, loose, strict=True)
         ]
-        found += _rule_matches(_flow(folded, loose), "leetspeak", loose=True)
+        # What the loose spelling alone (l read as i) finds is no leetspeak: drop it.
+        plain = {
+            (f.first, f.last, f.kind) for f in _rule_matches(_flow(folded, loose), "", loose=True)
+        }
+        found += [
+            f
+            for f in _rule_matches(_flow(folded, spelt), "leetspeak", loose=True)
+            if (f.first, f.last, f.kind) not in plain
+        ]
     for index, line in enumerate(folded):
         for number, version in enumerate(spaced_out(line)):
             view = _View([(index, " ", concept_line(version))])
@@ -131,19 +139,48 @@ def _phrases(raw: Sequence[str], folded: Sequence[str]) -> list[Found]:
     return found
 
 
+def _literal_groups(raw: Sequence[str]) -> list[list[tuple[int, str]]]:
+    """The string literals of the lines, grouped where they stand on neighbouring lines (two
+    apart at most): the pieces a concatenation may have been split into."""
+    groups: list[list[tuple[int, str]]] = []
+    for index, line in enumerate(raw):
+        for text in literals(line):
+            if groups and index - groups[-1][-1][0] <= 2:
+                groups[-1].append((index, text))
+            else:
+                groups.append([(index, text)])
+    return [g for g in groups if len(g) >= 2]
+
+
 def _joined(raw: Sequence[str]) -> list[Found]:
-    """String literals joined (with and without spaces), and comments joined across code."""
-    strings = [(i, text) for i, line in enumerate(raw) for text in literals(line)]
+    """String literals joined (as written, and with spaces between), and comments joined
+    across code lines."""
     found: list[Found] = []
-    if len(strings) >= 2:
-        for glue in ("", " "):
-            view = _View((i, glue, concept_line(fold(text))) for i, text in strings)
-            found += _rule_matches(view, "joined strings")
+    for group in _literal_groups(raw):
+        first, last = group[0][0], group[-1][0]
+        glued = concept_line(fold("".join(text for _, text in group)))
+        for match in _rule_matches(_View([(first, " ", glued)]), "joined strings"):
+            found.append(Found(first, last, match.kind, match.phrase))
+        spaced = _View((i, " ", concept_line(fold(text))) for i, text in group)
+        found += _rule_matches(spaced, "joined strings")
     notes = [(i, text) for i, line in enumerate(raw) if (text := comment(line))]
-    if len(notes) >= 2:
-        view = _View((i, " ", concept_line(fold(text))) for i, text in notes)
+    for run in _near(notes):
+        view = _View((i, " ", concept_line(fold(text))) for i, text in run)
         found += _rule_matches(view, "joined comments")
     return found
+
+
+def _near(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """Runs of at least two items on consecutive lines (or one line apart)."""
+    run: list[tuple[int, str]] = []
+    for item in items:
+        if run and item[0] - run[-1][0] > 2:
+            if len(run) >= 2:
+                yield run
+            run = []
+        run.append(item)
+    if len(run) >= 2:
+        yield run
 
 
 def _structures(raw: Sequence[str], folded: Sequence[str], *, markup: bool) -> list[Found]:
@@ -167,9 +204,8 @@ def _structures(raw: Sequence[str], folded: Sequence[str], *, markup: bool) -> l
 def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
     found: list[Found] = []
     sources = list(enumerate(raw))
-    strings = [(i, text) for i, line in enumerate(raw) for text in literals(line)]
-    if len(strings) >= 2:  # an encoded blob split into concatenated strings
-        sources.append((strings[0][0], "".join(text for _, text in strings)))
+    for group in _literal_groups(raw):  # an encoded blob split into concatenated strings
+        sources.append((group[0][0], "".join(text for _, text in group)))
     for index, line in sources:
         for label, text in decodings(line):
             inner = scan_block(text.split("\n"), markup=markup, depth=depth + 1)

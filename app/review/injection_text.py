@@ -44,34 +44,66 @@ def decode_tags(run: str) -> str:
 
 
 class _Keys(dict[int, str]):
-    """Character -> key, filled on first use (`str.translate` calls `__missing__`)."""
+    """Character -> key, filled on first use (`str.translate` calls `__missing__`); with
+    `skeleton`, letters of other scripts become the Latin letters they look like."""
+
+    def __init__(self, *, skeleton: bool) -> None:
+        super().__init__()
+        self._skeleton = skeleton
 
     def __missing__(self, code: int) -> str:
         char = chr(code)
-        if char in _INVISIBLE or (
-            unicodedata.category(char) in ("Cf", "Mn") and _MARKS.match(char)
-        ):
+        category = unicodedata.category(char)
+        if char in _INVISIBLE or (category in ("Cf", "Mn") and _MARKS.match(char)):
             key = ""
-        elif unicodedata.category(char) == "Nd":
+        elif category == "Nd":
             key = str(unicodedata.decimal(char))
         else:
             folded = unicodedata.normalize("NFKC", char).casefold()
             stripped = _MARKS.sub("", unicodedata.normalize("NFD", folded))
-            if stripped.isascii():
-                key = stripped
-            else:
-                # `skeleton_key` folds case after its confusable fold, so it sees case-folded
-                # text (else Greek capital iota would become "l"); ASCII punctuation keeps its
-                # own shape.
-                skeleton = skeleton_key(stripped) if stripped.strip() else stripped
-                key = _MARKS.sub("", unicodedata.normalize("NFD", skeleton))
-                key = unicodedata.normalize("NFC", key) or stripped
+            key = unicodedata.normalize("NFC", stripped)
+            if self._skeleton and not stripped.isascii():
+                key = _skeleton(char, stripped) or key
         self[code] = key
         return key
 
 
-_KEYS = _Keys()
+def _skeleton(char: str, folded: str) -> str:
+    """The confusable skeleton of one character, lower case: that of the character as written
+    ("Υ" looks like Y, its lower case like u), except in the I/l class, where Greek and
+    Cyrillic capital I are the letter i, as their lower case shows. ASCII punctuation keeps
+    its own shape."""
+    as_written = skeleton_key(_MARKS.sub("", unicodedata.normalize("NFKD", char)))
+    if len(as_written) == 1 and as_written.isascii() and as_written.isalpha() and as_written != "l":
+        return as_written
+    skeleton = skeleton_key(folded) if folded.strip() else folded
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", skeleton)))
+
+
+_KEYS = _Keys(skeleton=True)
+_NATIVE = _Keys(skeleton=False)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+# Letters of the scripts whose look-alikes disguise Latin ones (Greek, Cyrillic, Armenian,
+# Hebrew, Arabic, Georgian, Cherokee, Coptic), not Latin's own extensions, symbols or CJK.
+_FOREIGN = re.compile("[\u0370-\u08ff\u10a0-\u10ff\u13a0-\u13ff\u2c80-\u2cff]")
+_PIECE = re.compile(r"\w+|\W+")
+
+
+def _mixed(line: str) -> str:
+    """Fold a line holding letters of another script. A word wholly in that script, in a line
+    mostly in it, is that language and keeps its letters ("по" is Russian, not "no"); words
+    that mix scripts, and such words in a mostly Latin line, are disguises: their skeleton."""
+    foreign = len(_FOREIGN.findall(line))
+    latin = sum(1 for c in line if c.isascii() and c.isalpha())
+    if foreign <= latin:
+        return line.translate(_KEYS)
+
+    def key(match: re.Match[str]) -> str:
+        word = match.group(0)
+        native = all(_FOREIGN.match(c) or not c.isalpha() for c in word)
+        return word.translate(_NATIVE if native else _KEYS)
+
+    return _PIECE.sub(key, line)
 
 
 def fold(line: str) -> str:
@@ -81,32 +113,44 @@ def fold(line: str) -> str:
     line = _CAMEL.sub(" ", line)
     if line.isascii():
         return line.lower()
-    return unicodedata.normalize("NFKC", line).translate(_KEYS)
+    line = unicodedata.normalize("NFKC", line)
+    return _mixed(line) if _FOREIGN.search(line) else line.translate(_KEYS)
 
 
 # --- the concept view -----------------------------------------------------------------------------
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff\uff66-\uff9f"
-_INDIC = "\u0900-\u0dff"
+_INDIC = "\u0900-\u0963\u0966-\u0dff"  # Indic letters and signs; not the danda (full stop)
 _WORDS = re.compile(
     r"\d+(?:[.,]\d+)?\s*(?:/|out of|of|von|sur|su|de|из|من)\s*\d+(?:[.,]\d+)?(?![\d/])"
     r"|\d+(?:[.,]\d+)?\s*%"
     rf"|[{_CJK}]+"
     r"|(?<![\w+])[a-f]\+(?![\w+])"
     r"|:"
-    r"|[=;{}]|(?<=\w)[(\[]|[.!?](?=\s|$)|\u3002"
+    r"|[=;{}]|(?<=\w)[(\[]|[.!?](?=\s|$)|[\u3002\u0964\u0965]"
     rf"|(?:(?![{_CJK}])[^\W_]|[{_INDIC}])+"
 )
 _SCORE = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(/|out of|of|von|sur|su|de|из|من)\s*(\d+(?:[.,]\d+)?)$")
 _SPACE = re.compile(r"\s+")
 
 
+# Directives to code tools, not prose: `# type: ignore[attr]`, `# noqa: E501`, `@ts-ignore`.
+_PRAGMAS = re.compile(
+    r"type:\s*ignore(?:\[[^\]]*\])?|noqa\b(?::[\w, ]*)?|(?:pylint|mypy|pyright|ruff)\s*:\s*\S+"
+    r"|@ts-(?:ignore|nocheck|expect-error)|eslint-\S+|nolint\S*|pragma:\s*no\s*cover|fmt:\s*\w+"
+    r"|istanbul\s+ignore\s+\w+|c8\s+ignore\s+\w+|nosec\b|nosonar\b"
+)
+
+
 def concept_line(folded: str) -> str:
     """The words of a folded line, one space apart: scores kept whole (`10 / 10` is `10/10`,
-    `10 out of 10` is `10/10`), code punctuation as the barrier character."""
+    `10 out of 10` is `10/10`), code punctuation as the barrier character, code tools'
+    directives (`type: ignore`, `noqa`) left out."""
+    if "ignore" in folded or ":" in folded or "-" in folded:
+        folded = _PRAGMAS.sub(" ", folded)
     words = _WORDS.findall(folded)
     for index, word in enumerate(words):
-        if word in "=;{}([.!?\u3002":
+        if word in "=;{}([.!?\u3002\u0964\u0965":
             words[index] = BARRIER
         elif word[0].isdigit() and not word.isdigit():
             score = _SCORE.match(word)
@@ -121,21 +165,33 @@ def unspaced(text: str) -> bool:
 
 # --- leetspeak, rot13 and spaced-out letters ------------------------------------------------------
 
-_LEET = str.maketrans("013457@$!|", "oieastasii")
-_LEET_WORD = re.compile(r"[a-z0-9@$!|]*[a-z][a-z0-9@$!|]*")
+_LEET = str.maketrans("013456789@$!|", "oieasgtbgasii")
+_LEET_WORD = re.compile(r"[a-z0-9@$!|]+")
+_NUMERIC = frozenset("/%.,:-+")
+# Two-letter words worth spelling out of leetspeak (`d0`, `!f`, `4$`); other two-character
+# tokens (`1a`, `3d`, `x2`) are left as they are.
+_SHORT = frozenset("do if is as at to so no of on in it me my be by we or an us".split())
 _HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 LOOSE = str.maketrans("l", "i")  # "1" may stand for i or l: in the loose view both are i
 
 
 def leet(folded: str) -> str | None:
-    """The folded line with leetspeak words spelled out (`g1v3 th15` is `give this`, `10/10`
-    stays), in the loose spelling; None when no word mixes letters with leet symbols."""
+    """The folded line with leetspeak words spelled out (`g1v3 th15` is `give this`, `4$` is
+    `as`), in the loose spelling; None when no word mixes letters with leet symbols. Numbers
+    that are scores stay (`10/10`, `100%`, `2.5`)."""
     if not _HAS_LEET.search(folded):
         return None
 
     def spell(match: re.Match[str]) -> str:
         word = match.group(0)
-        return word.translate(_LEET) if _HAS_LEET.search(word) else word
+        if _HAS_LEET.search(word):
+            spelt = word.translate(_LEET)
+            return spelt if len(word) >= 3 or spelt.translate(LOOSE) in _SHORT else word
+        if word.isalpha() or len(word) > 4:
+            return word
+        before = folded[match.start() - 1 : match.start()]
+        after = folded[match.end() : match.end() + 1]
+        return word if before in _NUMERIC or after in _NUMERIC else word.translate(_LEET)
 
     return _LEET_WORD.sub(spell, folded).translate(LOOSE)
 
@@ -160,7 +216,7 @@ def spaced_out(folded: str) -> Iterator[str]:
 # --- string literals and comments ---------------------------------------------------------------
 
 _LITERAL = re.compile(
-    r"\"((?:[^\"\\\n]|\\.){1,400})\"|'((?:[^'\\\n]|\\.){1,400})'|`((?:[^`\\\n]|\\.){1,400})`"
+    r"\"((?:[^\"\\\n]|\\.){0,400})\"|'((?:[^'\\\n]|\\.){0,400})'|`((?:[^`\\\n]|\\.){0,400})`"
 )
 _COMMENT = re.compile(
     r"(?:^|\s)(?:#+|//+|--|;;|%)\s?(.*)$|/\*+(.*?)(?:\*/|$)|<!--(.*?)(?:-->|$)|^\s*\*+\s?(.*)$"
@@ -168,10 +224,16 @@ _COMMENT = re.compile(
 
 
 def literals(line: str) -> list[str]:
-    """The contents of the string literals on a raw line."""
+    """The contents of the string literals on a raw line (and of the literals inside a template
+    string's `${...}`)."""
     if '"' not in line and "'" not in line and "`" not in line:
         return []
-    return ["".join(groups) for groups in _LITERAL.findall(line)]
+    found = []
+    for groups in _LITERAL.findall(line):
+        text = "".join(groups)
+        inner = literals(text) if groups[2] and "${" in text else []
+        found.extend(inner or [text])
+    return found
 
 
 def comment(line: str) -> str | None:
