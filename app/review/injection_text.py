@@ -70,9 +70,9 @@ class _Keys(dict[int, str]):
 
 def _skeleton(char: str, folded: str) -> str:
     """The confusable skeleton of one character, lower case: that of the character as written
-    ("Υ" looks like Y, its lower case like u), except in the I/l class, where Greek and
-    Cyrillic capital I are the letter i, as their lower case shows. ASCII punctuation keeps
-    its own shape."""
+    (Greek capital upsilon looks like Y, its lower case like u), except in the I/l class,
+    where Greek and Cyrillic capital I are the letter i, as their lower case shows. ASCII
+    punctuation keeps its own shape."""
     as_written = skeleton_key(_MARKS.sub("", unicodedata.normalize("NFKD", char)))
     if len(as_written) == 1 and as_written.isascii() and as_written.isalpha() and as_written != "l":
         return as_written
@@ -134,7 +134,7 @@ _SCORE = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(/|out of|of|von|sur|su|de|из|من)
 _SPACE = re.compile(r"\s+")
 
 
-# Directives to code tools, not prose: `# type: ignore[attr]`, `# noqa: E501`, `@ts-ignore`.
+# Directives to code tools, not prose: mypy's `type: ignore[attr]`, flake8's `noqa`, `@ts-ignore`.
 _PRAGMAS = re.compile(
     r"type:\s*ignore(?:\[[^\]]*\])?|noqa\b(?::[\w, ]*)?|(?:pylint|mypy|pyright|ruff)\s*:\s*\S+"
     r"|@ts-(?:ignore|nocheck|expect-error)|eslint-\S+|nolint\S*|pragma:\s*no\s*cover|fmt:\s*\w+"
@@ -170,7 +170,10 @@ _LEET_WORD = re.compile(r"[a-z0-9@$!|]+")
 _NUMERIC = frozenset("/%.,:-+")
 # Two-letter words worth spelling out of leetspeak (`d0`, `!f`, `4$`); other two-character
 # tokens (`1a`, `3d`, `x2`) are left as they are.
-_SHORT = frozenset("do if is as at to so no of on in it me my be by we or an us".split())
+_SHORT = frozenset(
+    {"do", "if", "is", "as", "at", "to", "so", "no", "of", "on", "in", "it", "me", "my", "be"}
+    | {"by", "we", "or", "an", "us"}
+)
 _HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 LOOSE = str.maketrans("l", "i")  # "1" may stand for i or l: in the loose view both are i
 
