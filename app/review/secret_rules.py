@@ -246,6 +246,15 @@ RULES: tuple[Rule, ...] = (
         check=_bearer,
         priority=2,
     ),
+    # `requests.get(url, auth=("admin", "pw"))`
+    Rule(
+        "http-credentials",
+        re.compile(r"\bauth ?= ?\(\s*[\"'][^\"'\s]+[\"']\s*,\s*[\"'](?P<value>[^\"'\s]+)[\"']"),
+        ("auth=", "auth ="),
+        group="value",
+        check=looks_like_password,
+        priority=2,
+    ),
     # `curl -u alice:pw`, `mysql -u root -ppw`, a `.netrc` line.
     Rule(
         "cli-password",

@@ -307,6 +307,7 @@ SHAPES: tuple[Shape, ...] = tuple(Shape(*row) for row in (
     ("http-auth", "basic-auth-header", _basic),
     ("http-auth", "bearer-header", fixed("Authorization: Bearer @@", lambda r: _r(r, B64URL, 40))),
     ("http-auth", "bearer-in-code", fixed('headers = {"Authorization": "Bearer @@"}', lambda r: _r(r, ALNUM, 32))),
+    ("http-auth", "requests-auth-tuple", fixed('requests.get(url, auth=("admin", "@@"))', password)),
     ("http-auth", "token-header", fixed("curl -H 'Authorization: token @@' https://x.io", lambda r: _r(r, HEX, 40))),
     # credentials in URLs and connection strings
     ("url", "postgres-url", fixed("DATABASE_URL=postgres://app:@@@db.internal:5432/app", url_password)),
