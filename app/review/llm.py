@@ -45,6 +45,7 @@ from app.review.pipeline import ChangedLines
 from app.review.prompt import build_messages, fixed_prompt_tokens
 from app.review.prompt_hunks import identity
 from app.review.prompt_plan import DEFAULT_BUDGET_TOKENS, Plan, plan_requests
+from app.review.prompt_tests import PromptEvidence
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,9 @@ class LLMReviewer:
         # A looping model would otherwise write (and bill) until the server's own limit.
         self._max_answer = max_answer_tokens
 
-    def plan(self, submission: Submission) -> Plan:
+    def plan(self, submission: Submission, evidence: PromptEvidence | None = None) -> Plan:
         """The requests this submission needs (pure; exposed for the pipeline and benchmarks)."""
-        overhead = fixed_prompt_tokens(self._brief, self._rubric)
+        overhead = fixed_prompt_tokens(self._brief, self._rubric, evidence=evidence)
         if overhead >= self._budget:
             raise LLMReviewError(
                 "The brief and rubric alone exceed the per-request token budget; raise the budget "
@@ -163,11 +164,19 @@ class LLMReviewer:
             notes.append(f"The LLM's answer had {dropped} item(s) dropped by validation: {detail}.")
         return ReviewerResult(findings=assessment.findings, notes=tuple(notes))
 
-    def _prepare(self, change: Change, submission: Submission) -> tuple[Plan, ChangedLines]:
-        return self.plan(submission), ChangedLines(change)
+    def _prepare(
+        self, change: Change, submission: Submission, evidence: PromptEvidence | None
+    ) -> tuple[Plan, ChangedLines]:
+        return self.plan(submission, evidence), ChangedLines(change)
 
-    async def assess(self, submission: Submission) -> LLMAssessment:
-        plan, changed = await asyncio.to_thread(self._prepare, submission.change, submission)
+    async def assess(
+        self, submission: Submission, evidence: PromptEvidence | None = None
+    ) -> LLMAssessment:
+        """`evidence`: the review's hidden-test results, trusted parts and candidate output."""
+        evidence = evidence.masked(self._mask) if evidence else None
+        plan, changed = await asyncio.to_thread(
+            self._prepare, submission.change, submission, evidence
+        )
         if not plan.requests:
             return LLMAssessment(
                 summary="",
@@ -182,7 +191,12 @@ class LLMReviewer:
 
         async def run(index: int) -> PartResult:
             messages = build_messages(
-                self._brief, self._rubric, plan.requests[index], part=index + 1, parts=parts
+                self._brief,
+                self._rubric,
+                plan.requests[index],
+                part=index + 1,
+                parts=parts,
+                evidence=evidence,
             )
             async with gate:
                 answer = await self._ask(messages, mode, spent, index + 1, parts)

@@ -15,6 +15,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from app.review.models import Criterion
 from app.review.prompt_plan import RequestPlan, estimate_tokens
+from app.review.prompt_tests import PromptEvidence
 
 FENCE_OPEN = "<<<SUBMISSION-{nonce}>>>"
 FENCE_CLOSE = "<<<END-SUBMISSION-{nonce}>>>"
@@ -63,16 +64,24 @@ def render_rubric(rubric: Sequence[Criterion]) -> str:
 
 
 def system_message(
-    brief: str, rubric: Sequence[Criterion], *, nonce: str, part: int = 1, parts: int = 1
+    brief: str,
+    rubric: Sequence[Criterion],
+    *,
+    nonce: str,
+    part: int = 1,
+    parts: int = 1,
+    evidence: str = "",
 ) -> str:
-    """Everything trusted: instructions, the brief, the rubric and the output shape."""
+    """Everything trusted: instructions, the brief, the rubric and the output shape, then the
+    review's own evidence (hidden tests) after that stable prefix."""
     text = INSTRUCTIONS.format(
         open=FENCE_OPEN.format(nonce=nonce), close=FENCE_CLOSE.format(nonce=nonce)
     )
     if parts > 1:
         text += "\n\n" + _PART_NOTE.format(part=part, parts=parts)
     brief_text = brief.strip() or "(no brief given)"
-    return f"{text}\n\n## Brief\n{brief_text}\n\n## Rubric\n{render_rubric(rubric)}"
+    text = f"{text}\n\n## Brief\n{brief_text}\n\n## Rubric\n{render_rubric(rubric)}"
+    return f"{text}\n\n{evidence}" if evidence else text
 
 
 def submission_text(request: RequestPlan) -> str:
@@ -101,20 +110,38 @@ def build_messages(
     part: int = 1,
     parts: int = 1,
     make_nonce: Callable[[], str] = new_nonce,
+    evidence: PromptEvidence | None = None,
 ) -> list[ChatCompletionMessageParam]:
-    """System message: trusted instructions. User message: the fenced submission, nothing else."""
+    """System message: trusted instructions and evidence. User message: the fenced submission
+    (with what its code printed under the hidden tests), nothing else."""
+    evidence = evidence or PromptEvidence()
     data = submission_text(request)
+    if evidence.fenced:
+        data = f"{data}\n\n{evidence.fenced}" if data else evidence.fenced
     nonce = choose_nonce(data, make_nonce)
     fenced = f"{FENCE_OPEN.format(nonce=nonce)}\n{data}\n{FENCE_CLOSE.format(nonce=nonce)}"
     return [
         {
             "role": "system",
-            "content": system_message(brief, rubric, nonce=nonce, part=part, parts=parts),
+            "content": system_message(
+                brief, rubric, nonce=nonce, part=part, parts=parts, evidence=evidence.trusted
+            ),
         },
         {"role": "user", "content": fenced},
     ]
 
 
-def fixed_prompt_tokens(brief: str, rubric: Sequence[Criterion], parts: int = 2) -> int:
-    """What every request costs before any file: the system message with a placeholder nonce."""
-    return estimate_tokens(system_message(brief, rubric, nonce="0" * 32, part=parts, parts=parts))
+def fixed_prompt_tokens(
+    brief: str,
+    rubric: Sequence[Criterion],
+    parts: int = 2,
+    evidence: PromptEvidence | None = None,
+) -> int:
+    """What every request costs before any file: the system message with a placeholder nonce,
+    and the evidence every request carries."""
+    evidence = evidence or PromptEvidence()
+    system = system_message(
+        brief, rubric, nonce="0" * 32, part=parts, parts=parts, evidence=evidence.trusted
+    )
+    fenced = estimate_tokens(evidence.fenced) + 1 if evidence.fenced else 0
+    return estimate_tokens(system) + fenced
