@@ -559,7 +559,7 @@ async def test_a_submission_cannot_close_the_fence(
 async def test_secrets_are_masked_before_they_reach_the_llm(
     llm_harness: Harness, fake_github: FakeGitHub, fake_llm: FakeLLM, tmp_path: Path
 ) -> None:
-    aws = "AKIAIOSFODNN7EXAMPLE"
+    aws = "AKIA" + "Q7WXZ3KD5RT2MN6P"  # AWS's documented AKIAIOSFODNN7EXAMPLE is a placeholder
     github = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
     git = make_repo(tmp_path, fake_github)
     payload = commit_pr(
