@@ -396,8 +396,9 @@ def suites_for_ref(fake: FakeGitHub, call: Call) -> Reply:
     if sha is None:
         raise validation_failed(f"No commit found for SHA: {call.params['ref']}")
     ours = app_integration(fake, call)
-    actions = shapes.integration(call.urls, app_id=ACTIONS_APP_ID, slug="github-actions",
-                                 client_id="Iv1.actions", owner="github")
+    actions = {**shapes.integration(call.urls, app_id=ACTIONS_APP_ID, slug="github-actions",
+                                    client_id="Iv1.actions", owner="github"),
+               "name": "GitHub Actions"}
     suites: list[tuple[int, dict[str, Any]]] = []
     for (name, head), suite_id in fake.check_suites.items():
         if name == repo.full_name and head == sha:

@@ -98,8 +98,10 @@ def workflow_run_event(
     urls = shapes.Urls(fake.base_url, fake.html_url)
     call = Call("GET", "", "", {"exclude_pull_requests": "true"}, {}, None, urls)
     body = run_json(fake, call, run)
-    for key in ("referenced_workflows",):
+    for key in ("referenced_workflows", "head_repository_id"):  # REST only
         body.pop(key, None)
+    for key in ("repository", "head_repository"):
+        body[key] = _repository_lite(body[key])
     repo = fake.repos[run.repository.lower()]
     flow = fake.actions.workflows[run.workflow_id]
     api = f"{urls.api}/repos/{repo.full_name}/actions/workflows/{flow.id}"
@@ -113,10 +115,29 @@ def workflow_run_event(
             "node_id": shapes.node_id("Workflow", flow.id), "path": flow.path,
             "state": "active", "updated_at": shapes.EPOCH, "url": api,
         },
-        "repository": repo.json(urls, full=False),
+        "repository": {**repo.json(urls, full=False), "custom_properties": {}},
         "sender": shapes.user(urls, "relo-review[bot]", "Bot"),
     }
     if installation_id is not None:
         payload["installation"] = {
             "id": installation_id, "node_id": shapes.node_id("Installation", installation_id)}
-    return payload
+    return _without_view_type(payload)
+
+
+_NOT_LITE = {"clone_url", "git_url", "ssh_url", "svn_url", "mirror_url"}
+_LITE = {"id", "node_id", "name", "full_name", "owner", "private", "description", "fork"}
+
+
+def _repository_lite(repo: dict[str, Any]) -> dict[str, Any]:
+    """A webhook's ``repository-lite``: identity and API links, none of the settings."""
+    return {k: v for k, v in repo.items()
+            if k in _LITE or (k.endswith("_url") and k not in _NOT_LITE) or k == "url"}
+
+
+def _without_view_type(data: Any) -> Any:
+    """Webhook users lack the REST ``user_view_type``."""
+    if isinstance(data, dict):
+        return {k: _without_view_type(v) for k, v in data.items() if k != "user_view_type"}
+    if isinstance(data, list):
+        return [_without_view_type(v) for v in data]
+    return data
