@@ -24,6 +24,12 @@ from app.jobs.models import ReviewJob
 
 metadata = sa.MetaData()
 
+# GitHub's limits: an owner's login has up to 39 characters and a repository's name up to 100;
+# a ref up to 255. A review's subject is `owner/name#number` or `owner/name@ref`.
+REPO_CHARS = 39 + 1 + 100
+REF_CHARS = 255
+SUBJECT_CHARS = REPO_CHARS + 1 + REF_CHARS
+
 deliveries = sa.Table(
     "deliveries",
     metadata,
@@ -42,7 +48,7 @@ reviews = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("delivery_id", sa.String(64), index=True),
     sa.Column("repo", sa.String(256), nullable=False, index=True),
-    sa.Column("subject", sa.String(300), nullable=False, index=True),
+    sa.Column("subject", sa.String(SUBJECT_CHARS), nullable=False, index=True),
     sa.Column("number", sa.Integer),
     sa.Column("ref", sa.String(256)),
     sa.Column("head_sha", sa.String(40), nullable=False),
@@ -137,13 +143,15 @@ def _fit(text: str, limit: int) -> str:
 
 
 def _review_row(job: ReviewJob, delivery_id: str, now: datetime) -> dict[str, Any]:
+    # Webhook jobs fit already (events.py checks names and refs); jobs from elsewhere (the
+    # CLI) are fitted rather than refused. The whole job is kept in `job`.
     return {
-        "delivery_id": delivery_id,
-        "repo": job.repo,
-        "subject": job.subject,
-        "number": job.number,
-        "ref": job.ref,
-        "head_sha": job.head_sha,
+        "delivery_id": _fit(delivery_id, 64),
+        "repo": _fit(job.repo, 256),
+        "subject": _fit(job.subject, SUBJECT_CHARS),
+        "number": getattr(job, "number", None),
+        "ref": _fit(getattr(job, "ref", None) or "", 256) or None,
+        "head_sha": _fit(job.head_sha, 40),
         "job": json.dumps(job.to_dict()),
         "state": "queued",
         "attempts": 0,
