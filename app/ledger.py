@@ -11,16 +11,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.jobs.models import ReviewJob
+from app.ledger_engine import migrate, open_engine
 
 metadata = sa.MetaData()
 
@@ -179,17 +177,12 @@ class Ledger:
 
     @classmethod
     def from_url(cls, url: str) -> Ledger:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30}
-        return cls(create_async_engine(url, **kwargs))
+        return cls(open_engine(url))
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent; run at every start)."""
-        async with self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            await conn.run_sync(_upgrade)
+        """Bring the schema to the newest Alembic revision (idempotent; run at every start,
+        by every process: they take turns)."""
+        await migrate(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -384,13 +377,6 @@ class Ledger:
                     comment_id=comment_id,
                 )
             )
-
-
-def _upgrade(connection: sa.Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
 
 
 def _new_id(result: Any) -> int:
