@@ -3,7 +3,8 @@
 Every accepted delivery must be in the ledger before its 202 goes out, and a commit costs an
 fsync. Under a burst (a deadline brings every candidate at once) requests queue here and one
 writer commits all that are waiting in a single transaction, then answers each of them: the
-same durability, far fewer fsyncs, and no pile-up of writers on SQLite's lock.
+same durability, far fewer fsyncs, and no pile-up of writers on SQLite's lock. A delivery whose
+values the database refuses is answered with the error alone; the rest of its batch is stored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from app.ledger import Delivery, Ledger
+from app.ledger import Delivery, Ledger, Refused
 
 log = logging.getLogger(__name__)
 
@@ -64,5 +65,9 @@ class Intake:
                         future.set_exception(exc)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():  # the client may have gone away
+                if future.done():  # the client may have gone away
+                    continue
+                if isinstance(result, Refused):  # only this delivery: the others are stored
+                    future.set_exception(result.error)
+                else:
                     future.set_result(result)

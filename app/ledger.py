@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.jobs.models import ReviewJob
-from app.ledger_engine import migrate, open_engine
+from app.ledger_engine import as_ledger_error, migrate, open_engine, refused_row
 
 metadata = sa.MetaData()
 
@@ -135,6 +135,16 @@ class Delivery:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A delivery the database would not store (a value it refuses); the rest of its batch was."""
+
+    error: SQLAlchemyError
+
+
+Accepted = list[int] | None | Refused
+
+
 def _fit(text: str, limit: int) -> str:
     """Text the columns take on every database: PostgreSQL refuses NUL characters."""
     return text.replace("\x00", "")[:limit]
@@ -207,22 +217,38 @@ class Ledger:
         return await self.accept_delivery_record(delivery)
 
     async def accept_delivery_record(self, delivery: Delivery) -> list[int] | None:
-        return (await self.accept_deliveries([delivery]))[0]
+        result = (await self.accept_deliveries([delivery]))[0]
+        if isinstance(result, Refused):
+            raise result.error
+        return result
 
-    async def accept_deliveries(self, batch: Sequence[Delivery]) -> list[list[int] | None]:
+    async def accept_deliveries(self, batch: Sequence[Delivery]) -> list[Accepted]:
         """Record several deliveries in one transaction (one commit, one fsync): per delivery
-        its new review ids, or None for a delivery id seen before (or earlier in the batch).
+        its new review ids, None for a delivery id seen before (or earlier in the batch), or
+        `Refused` when the database refused its values.
 
-        If another process records one of these ids meanwhile, the batch is retried one by one
-        so that only the duplicate is refused."""
+        When the database refuses a row, or another process records one of these ids
+        meanwhile, the batch is retried one by one so that only that delivery is refused. A
+        failing database (connection lost, file locked) fails the whole batch."""
         try:
             return await self._accept_batch(batch)
-        except IntegrityError:
-            if len(batch) == 1:
+        except (SQLAlchemyError, OverflowError) as exc:
+            if not refused_row(exc):
+                raise
+            if len(batch) > 1:
+                return [(await self.accept_deliveries([d]))[0] for d in batch]
+            if isinstance(exc, IntegrityError) and await self._recorded(batch[0].delivery_id):
                 return [None]
-            return [(await self.accept_deliveries([d]))[0] for d in batch]
+            return [Refused(as_ledger_error(exc))]
 
-    async def _accept_batch(self, batch: Sequence[Delivery]) -> list[list[int] | None]:
+    async def _recorded(self, delivery_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(deliveries.c.id).where(deliveries.c.id == delivery_id)
+            )
+            return found.first() is not None
+
+    async def _accept_batch(self, batch: Sequence[Delivery]) -> list[Accepted]:
         now = utcnow()
         async with self.engine.begin() as conn:
             seen = set(

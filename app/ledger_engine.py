@@ -1,4 +1,5 @@
-"""Opening the ledger's database: the engine and the schema migration.
+"""Opening the ledger's database: the engine, the schema migration, and which errors are a row's
+fault rather than the database's.
 
 Two start-up hazards live here. A web process and a worker started together on an empty
 database would both create Alembic's tables and one of them fail, so migrations run under a lock
@@ -20,12 +21,22 @@ import aiosqlite
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # Any 64-bit number shared by every process that migrates this database: "relo" in ASCII.
 MIGRATION_LOCK = 0x72656C6F
 SQLITE_BUSY_SECONDS = 30
+# SQLSTATE classes of errors about the values sent, not the server: data exception (a value too
+# long or out of range, a NUL in text) and integrity constraint violation (a duplicate key).
+_ROW_SQLSTATES = ("22", "23")
 
 
 def open_engine(url: str) -> AsyncEngine:
@@ -98,3 +109,23 @@ def _upgrade(connection: sa.Connection) -> None:
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+def refused_row(exc: BaseException) -> bool:
+    """Whether the database refused the values of a statement (too long, out of range, a NUL, a
+    duplicate key) rather than failed itself (connection lost, file locked): only then can the
+    other rows of a batch still be stored."""
+    if isinstance(exc, DataError | IntegrityError | OverflowError):
+        return True  # OverflowError: sqlite3 binding an integer beyond 64 bits
+    if isinstance(exc, DBAPIError):
+        # asyncpg's errors reach SQLAlchemy untranslated; their SQLSTATE says whose fault it is.
+        state = getattr(exc.orig, "sqlstate", None)
+        return isinstance(state, str) and state[:2] in _ROW_SQLSTATES
+    return False
+
+
+def as_ledger_error(exc: Exception) -> SQLAlchemyError:
+    """A refused row as the ledger error callers already handle (OverflowError is not one)."""
+    if isinstance(exc, SQLAlchemyError):
+        return exc
+    return StatementError(str(exc), None, None, exc)
