@@ -133,6 +133,11 @@ class TestOutcome:
         return cls(missing=reason, detail=detail, run_url=run_url)
 
     @property
+    def why_none_general(self) -> str:
+        """Why there are no results, without the detail (which can name the grader's files)."""
+        return NO_REPORT_SENTENCES[self.missing] if self.missing is not None else ""
+
+    @property
     def why_none(self) -> str:
         """Why there are no results, as a clause ("" when there is a report)."""
         if self.missing is None:
