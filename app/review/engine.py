@@ -2,7 +2,9 @@
 
 Static analysis, the grader-injection scan and the LLM run over the same filtered change; their
 findings are merged and anchored to changed lines. The LLM is optional and fallible: when it
-fails the review still completes with static results and says so.
+fails the review still completes with static results and says so. Hidden tests, when the
+assignment has them, are evidence the model reads and cannot outvote: their results go into the
+prompt, and after the model's assessment they decide (or cap) their criterion in code.
 
 A change can hold 3,000 files or megabytes of text, and the event loop serves every webhook and
 review of the process: CPU work over the whole change (the injection scan, the file checks, the
@@ -12,6 +14,7 @@ LLM's plan, merging and anchoring) runs in worker threads, and its algorithms st
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,6 +38,10 @@ from app.review.models import (
 )
 from app.review.pipeline import settle
 from app.review.prompt_plan import order_files
+from app.review.prompt_tests import PromptEvidence, hidden_test_evidence
+from app.review.tests_outcome import TestOutcome
+from app.review.tests_render import failure_findings
+from app.review.tests_scoring import apply_tests
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,8 @@ class ReviewPlan:
     # of this commit is shown again, and the LLM is never called (nor billed).
     reuse_only: bool = False
     received_at: datetime | None = None
+    # The hidden tests' results for this head (or why there are none); None: not run.
+    tests: TestOutcome | None = None
 
 
 def _llm_failed(exc: Exception) -> str:
@@ -98,8 +107,29 @@ def is_late(assignment: Assignment, received_at: datetime | None) -> bool:
     )
 
 
-def cache_key(submission: Submission, assignment: Assignment, model: str) -> str:
-    return f"{submission.repo}|{submission.change.head_sha}|{assignment.version}|{model}"
+def cache_key(
+    submission: Submission,
+    assignment: Assignment,
+    model: str,
+    evidence: PromptEvidence | None = None,
+) -> str:
+    """What an assessment depends on; the hidden tests' evidence too, when the model saw any."""
+    key = f"{submission.repo}|{submission.change.head_sha}|{assignment.version}|{model}"
+    if evidence:
+        digest = hashlib.sha256(f"{evidence.trusted}\0{evidence.fenced}".encode()).hexdigest()
+        key += f"|tests:{digest[:16]}"
+    return key
+
+
+def _tests_scored(
+    assignment: Assignment, scores: tuple[CriterionScore, ...], outcome: TestOutcome | None
+) -> tuple[tuple[CriterionScore, ...], str | None]:
+    """The tests' criterion decided in code, after (and whatever) the model said."""
+    config = assignment.tests
+    if config is None:
+        return scores, None
+    points = next(c.points for c in assignment.rubric if c.id == config.criterion)
+    return apply_tests(scores, outcome, config, points)
 
 
 async def _static(
@@ -128,12 +158,13 @@ async def review_submission(
     in_files = tuple(f for f in injection if f.path)
     flags = tuple(f for f in injection if not f.path)
     static_found, notes = await _static(plan.reviewers, submission)
+    evidence = hidden_test_evidence(plan.tests, assignment.tests)
 
     assessment: LLMAssessment | None = None
     usage: tuple[Usage, ...] = ()
     skipped = submission.change.skipped
     if plan.llm is not None:
-        key = cache_key(submission, assignment, plan.model)
+        key = cache_key(submission, assignment, plan.model, evidence)
         if cache is not None and not plan.fresh:
             assessment = await cache[0](key)
             if assessment is not None:
@@ -145,7 +176,7 @@ async def review_submission(
             )
         elif assessment is None:
             try:
-                assessment = await plan.llm.assess(submission)
+                assessment = await plan.llm.assess(submission, evidence or None)
             except LLMReviewError as exc:
                 usage = exc.usage
                 notes.append(_llm_failed(exc))
@@ -159,14 +190,19 @@ async def review_submission(
             skipped += assessment.files_not_reviewed
 
     llm_findings = assessment.findings if assessment else ()
+    sees = assignment.tests.candidate_sees if assignment.tests else "nothing"
+    test_found = failure_findings(plan.tests, sees, submission.change)
     on_diff, outside = await asyncio.to_thread(
-        settle, submission.change, static_found, llm_findings, in_files
+        settle, submission.change, static_found, llm_findings, in_files, test_found
     )
     if is_late(assignment, plan.received_at):
         notes.insert(0, f"Submitted after the deadline ({assignment.deadline}).")
     scores = assessment.criteria if assessment else ()
     if not scores and assignment.rubric:
         scores = tuple(CriterionScore(c.id, c.points, None) for c in assignment.rubric)
+    scores, tests_note = _tests_scored(assignment, scores, plan.tests)
+    if tests_note:
+        notes.append(tests_note)
     return Review(
         head_sha=submission.change.head_sha,
         findings=on_diff,
@@ -181,6 +217,7 @@ async def review_submission(
         dropped=tuple(sorted(assessment.dropped.items())) if assessment else (),
         usage=usage,
         cost_usd=price_usd(usage, plan.prices or {}) if usage else 0.0,
+        tests=plan.tests,
     )
 
 

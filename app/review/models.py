@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from app.review.tests_outcome import TestOutcome
+
 
 class Severity(StrEnum):
     NOTICE = "notice"
@@ -156,6 +158,8 @@ class Review:
     dropped: tuple[tuple[str, int], ...] = ()  # LLM output discarded by validation, by reason
     usage: tuple[Usage, ...] = ()
     cost_usd: float = 0.0
+    # The hidden tests' report, or why there is none; None when the assignment has no tests.
+    tests: TestOutcome | None = None
 
     @property
     def worst(self) -> Severity | None:
