@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from app.review.assignment import Assignment
 from app.review.models import Finding, Review, Severity
+from app.review.tests_outcome import outcome_json
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -74,6 +75,7 @@ def review_json(review: Review, *, base_sha: str, assignment: Assignment) -> dic
             "completion_tokens": sum(u.completion_tokens for u in review.usage),
         },
         "cost_usd": review.cost_usd,
+        "tests": outcome_json(review.tests) if review.tests else None,
     }
 
 

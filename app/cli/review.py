@@ -1,5 +1,8 @@
 """`python -m app review PATH --base REF`: the service's review pipeline on a local git repository,
-with no GitHub: try a rubric on a sample submission, or demo the app on a fresh machine."""
+with no GitHub: try a rubric on a sample submission, or demo the app on a fresh machine.
+
+`--junit FILE` (repeatable) folds in JUnit reports run locally, as the grader workflow's would be:
+the assignment's `tests` block decides which criterion they score and how."""
 
 from __future__ import annotations
 
@@ -34,8 +37,16 @@ from app.review.assignment import (
     parse_config,
 )
 from app.review.engine import ReviewPlan, review_submission
+from app.review.hidden_tests import (
+    MAX_XML_BYTES,
+    TestOutcome,
+    TestReport,
+    TestReportError,
+    parse_junit,
+)
 from app.review.models import Review, Submission
 from app.review.static import StaticReviewer
+from app.review.tests_render import reviewer_tests_section
 
 
 def add_parser(commands: Subcommands) -> None:
@@ -62,6 +73,14 @@ def add_parser(commands: Subcommands) -> None:
     )
     parser.add_argument(
         "--llm", action="store_true", help="also ask the LLM (needs OPENAI_API_KEY or _BASE_URL)"
+    )
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a JUnit XML report of the hidden tests (repeatable); needs an assignment with tests",
     )
     parser.set_defaults(run=run)
 
@@ -106,6 +125,29 @@ def load_assignment(file: Path | None, assignment_id: str | None) -> Assignment:
         ) from None
 
 
+def load_junit(files: list[Path], assignment: Assignment) -> TestOutcome | None:
+    """The local JUnit reports as the grader's results; None when none is given."""
+    if not files:
+        return None
+    if assignment.tests is None:
+        raise CLIError(
+            f"--junit needs an assignment with a tests block (which criterion the tests score); "
+            f"assignment {assignment.id!r} has none."
+        )
+    report = TestReport(())
+    for file in files:
+        try:
+            with file.open("rb") as stream:
+                data = stream.read(MAX_XML_BYTES + 1)
+        except OSError as exc:
+            raise CLIError(f"{file} cannot be read ({exc.strerror or exc}).") from None
+        try:
+            report = report.merged(parse_junit(data, source=str(file)))
+        except TestReportError as exc:
+            raise CLIError(f"{exc}.") from None
+    return TestOutcome.of(report)
+
+
 async def review_repository(
     path: Path,
     base_ref: str,
@@ -115,6 +157,7 @@ async def review_repository(
     *,
     use_llm: bool,
     progress: Progress,
+    tests: TestOutcome | None = None,
 ) -> tuple[Review, str]:
     """Review `base...head` of the repository at `path`; returns the review and the base SHA."""
     try:
@@ -150,6 +193,7 @@ async def review_repository(
             model=model,
             prices=dict(settings.llm_prices),
             fresh=True,
+            tests=tests,
         )
         what = "static analysis and the LLM" if llm is not None else "static analysis"
         progress.step(f"Reviewing {len(change.files)} file(s) with {what}")
@@ -169,7 +213,9 @@ def render(review: Review, fmt: str, *, base_sha: str, assignment: Assignment) -
         return json.dumps(review_json(review, base_sha=base_sha, assignment=assignment), indent=2)
     if fmt == "sarif":
         return json.dumps(review_sarif(review), indent=2)
-    return summary_markdown(review, show_score=True).rstrip("\n")
+    text = summary_markdown(review, show_score=True).rstrip("\n")
+    tests = reviewer_tests_section(review.tests)
+    return f"{text}\n\n{tests.rstrip()}" if tests else text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.path.is_dir():
         raise CLIError(f"{args.path} is not a directory.")
     assignment = load_assignment(args.assignment, args.assignment_id)
+    tests = load_junit(args.junit, assignment)
     with Progress() as progress:
         review, base = asyncio.run(
             review_repository(
@@ -189,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
                 settings,
                 use_llm=args.llm,
                 progress=progress,
+                tests=tests,
             )
         )
     sys.stdout.write(render(review, args.format, base_sha=base, assignment=assignment) + "\n")
