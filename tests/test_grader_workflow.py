@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from app.github.actions import INPUT_NAMES, correlation_in, new_correlation
 from app.review.tests_config import HiddenTests
@@ -187,3 +189,12 @@ def test_the_sample_reports_are_what_the_grader_produces(
     tests.grader_support` rewrites them)."""
     run = run_grader_step(tmp_path, submission)
     assert outcomes(sample) == outcomes(run.report)
+
+
+def test_the_readme_config_block_is_a_valid_tests_block() -> None:
+    readme = (WORKFLOW.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Hidden tests", 1)[1]
+    block = section.split("```yaml", 1)[1].split("```", 1)[0]
+    parsed = yaml.safe_load(textwrap.dedent(block))
+    config = HiddenTests.model_validate(parsed["tests"])
+    assert config.workflow.file == WORKFLOW.name and config.artifact == "junit"
