@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from app.events_tests import GraderRunDone, decide_workflow_run
 from app.github.actions import (
     INPUT_NAMES,
     ArtifactTooLarge,
@@ -34,7 +35,9 @@ from app.github.auth import app_jwt
 from app.review.tests_config import GraderWorkflow
 from tests.fakes.github import FakeGitHub
 from tests.fakes.github_actions import Workflow, zip_of
+from tests.fakes.github_ci import workflow_run_event
 from tests.fakes.gitrepo import GitRepo
+from tests.grader_support import PARTIAL_JUNIT
 
 GRADER = "acme/graders"
 CANDIDATE = "acme/task-alice"
@@ -139,6 +142,17 @@ async def test_without_the_app_on_the_grader_repository_the_sentence_says_what_t
         "The app cannot start the grader workflow grade.yml in acme/graders: grant it "
         "Actions: write there and install it on that repository.")
     assert fake_github.actions.dispatched() == []
+
+
+async def test_a_grader_repository_without_actions_write_gets_the_same_sentence(
+    gh: GitHubClient, fake_github: FakeGitHub, flow: Workflow
+) -> None:
+    fake_github.fail("POST", r"/dispatches$", 403,
+                     body={"message": "Resource not accessible by integration"})
+    with pytest.raises(GraderUnreachable, match="grant it Actions: write there"):
+        await dispatch(gh, WORKFLOW, inputs=inputs(new_correlation()))
+    assert fake_github.actions.dispatched() == []
+    assert fake_github.count("POST", r"/dispatches$") == 1  # a permission is not retried
 
 
 async def test_a_workflow_without_our_inputs_or_ref_is_refused_with_a_sentence(
@@ -268,3 +282,31 @@ async def test_the_graders_token_reads_one_repository_and_is_never_printed(
     assert token.token not in repr(token) and token.repository == CANDIDATE
     with pytest.raises(CandidateUnreadable, match="acme/task-alice: it is not installed"):
         await grader_token(gh, 77, CANDIDATE, app_jwt=app_jwt("4242", private_pem))
+
+
+# -- the whole round trip ---------------------------------------------------------------------
+
+
+async def test_dispatch_webhook_poll_and_report_fit_together(
+    gh: GitHubClient, fake_github: FakeGitHub, flow: Workflow, private_pem: str
+) -> None:
+    """What the job layer does: token, dispatch, the completed run's delivery names it, the run
+    and its report are read back (the report is the sample grader's real JUnit output)."""
+    token = await grader_token(gh, 1, CANDIDATE, app_jwt=app_jwt("4242", private_pem))
+    correlation = new_correlation()
+    sha = fake_github.repos[CANDIDATE].git.rev("main")
+    run_id = await dispatch(gh, WORKFLOW, inputs=grader_inputs(
+        repository=CANDIDATE, sha=sha, correlation=correlation, token=token.token))
+    assert run_id is not None
+    report = PARTIAL_JUNIT.read_bytes()
+    fake_github.actions.complete_run(run_id, "success",
+                                     artifacts={"junit": zip_of({"hidden.xml": report})})
+    done = decide_workflow_run(workflow_run_event(fake_github, fake_github.actions.runs[run_id]))
+    assert isinstance(done, GraderRunDone)
+    assert (done.repo, done.run_id, done.correlation, done.conclusion) == (
+        GRADER, run_id, correlation, "success")
+    run = await get_run(gh, done.repo, done.run_id)
+    assert run.completed and run.correlation == correlation
+    data = await download_artifact(gh, done.repo, done.run_id, "junit", max_bytes=10**6)
+    assert data is not None
+    assert zipfile.ZipFile(io.BytesIO(data)).read("hidden.xml") == report
