@@ -264,6 +264,7 @@ async def read_artifact(
     max_zip_bytes: int = MAX_ZIP_BYTES,
     max_xml_bytes: int = MAX_XML_BYTES,
     max_cases: int = MAX_CASES,
+    max_members: int = MAX_MEMBERS,
 ) -> TestOutcome:
     """`parse_artifact` off the event loop; an unreadable artifact is an outcome, not an error."""
     try:
@@ -273,6 +274,7 @@ async def read_artifact(
             max_zip_bytes=max_zip_bytes,
             max_xml_bytes=max_xml_bytes,
             max_cases=max_cases,
+            max_members=max_members,
         )
     except TestReportError as exc:
         return TestOutcome.none(NoReport.UNPARSEABLE, str(exc), run_url=run_url)

@@ -32,8 +32,11 @@ class PromptEvidence:
     fenced: str = ""
 
     def masked(self, mask: Callable[[str], str]) -> PromptEvidence:
-        """Secrets masked in what the candidate's code printed, like in the code itself."""
-        return PromptEvidence(self.trusted, mask(self.fenced) if self.fenced else "")
+        """Secrets masked like in the code itself: in what the code printed, and in the
+        messages too (an assertion message can quote a value the code returned)."""
+        return PromptEvidence(
+            mask(self.trusted) if self.trusted else "", mask(self.fenced) if self.fenced else ""
+        )
 
     def __bool__(self) -> bool:
         return bool(self.trusted or self.fenced)

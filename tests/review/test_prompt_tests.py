@@ -156,10 +156,12 @@ async def test_the_reviewer_sends_the_evidence_and_masks_printed_secrets() -> No
             client, "gpt-4o-mini", RUBRIC, BRIEF, mask=lambda t: t.replace("hunter2", "[MASKED]")
         )
         submission = Submission("acme/calc", Change("base", "head", FILES))
-        await llm.assess(submission, hidden_test_evidence(outcome(), config()))
+        quoted = CaseResult("test_token", Outcome.FAILED, message="assert 'hunter2' == ''")
+        await llm.assess(submission, hidden_test_evidence(outcome(quoted), config()))
     finally:
         await client.close()
     (request,) = fake.requests
     system, user = message_text(request, "system"), message_text(request, "user")
-    assert "Result: 1 passed, 1 failed, 1 errored, 1 skipped" in system
+    assert "Result: 1 passed, 2 failed, 1 errored, 1 skipped" in system
+    assert "- test_token (failed): assert '[MASKED]' == ''" in system and "hunter2" not in system
     assert "password=[MASKED] printed" in user and "hunter2" not in user
