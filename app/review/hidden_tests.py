@@ -17,6 +17,7 @@ import asyncio
 import io
 import lzma
 import math
+import re
 import zipfile
 import zlib
 from xml.etree.ElementTree import Element, ParseError
@@ -57,6 +58,8 @@ MAX_NAME_CHARS = 300
 MAX_MESSAGE_CHARS = 300
 MAX_OUTPUT_CHARS = 4_000
 _OUTPUT_HEAD = 1_000
+# pytest's junit_logging heads every capture with this line, even an empty one.
+_PYTEST_CAPTURE_HEADER = re.compile(r"\A\s*-+ Captured (?:Out|Err|Log) -+[ \t]*$", re.MULTILINE)
 
 
 # --- reading one XML file -----------------------------------------------------------------------
@@ -113,8 +116,9 @@ def _case(elem: Element, zero_based: bool) -> CaseResult:
         if body and outcome is not Outcome.SKIPPED:
             output.append(body)
     for label, text in (("stdout", case.system_out), ("stderr", case.system_err)):
-        if text and text.strip():
-            output.append(f"--- {label} ---\n{text.strip()}")
+        text = _PYTEST_CAPTURE_HEADER.sub("", text or "").strip()
+        if text:
+            output.append(f"--- {label} ---\n{text}")
     return CaseResult(
         name=_clean(elem.get("name"), MAX_NAME_CHARS) or "(unnamed)",
         outcome=outcome,

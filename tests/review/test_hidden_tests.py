@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +113,26 @@ def test_surefire_report_gives_errors_output_and_keeps_lines() -> None:
     assert "--- stderr ---\nstack on stderr" in parses.output
     assert report.sources == ("surefire.xml",)
     assert divides.full_name == "com.acme.CalcTest.divides"
+
+
+GRADER_REPORTS = Path(__file__).parents[1] / "data" / "grader" / "junit"
+
+
+def test_the_sample_graders_real_reports() -> None:
+    """What deploy/grade.yml's test step wrote for the sample submissions (tests/data/grader)."""
+    passing = parse_junit((GRADER_REPORTS / "passing.xml").read_bytes())
+    assert (passing.total, passing.passed, passing.skipped, passing.failing) == (8, 7, 1, ())
+    assert all(case.output == "" for case in passing.cases)  # pytest's empty capture headers
+    partial = parse_junit((GRADER_REPORTS / "partial.xml").read_bytes(), source="partial.xml")
+    assert (partial.passed, partial.failed, partial.errored, partial.skipped) == (5, 1, 1, 1)
+    errored, failed = partial.failing
+    assert errored.full_name == "hidden.test_reader.test_reader_counts_a_file"
+    assert errored.message.startswith("failed on setup with \"AttributeError: module 'textstats'")
+    assert (errored.file, errored.line) == ("hidden/test_reader.py", 11)
+    assert failed.name == "test_top_words_ignore_case"
+    assert failed.message.startswith("AssertionError: assert [('The', 2), ('cat', 2)] == ")
+    assert "--- stdout ---\nDEBUG counting 45 characters" in failed.output  # the code printed it
+    assert "Captured Out" not in failed.output
 
 
 def test_suites_nested_deeper_than_the_recursion_limit_are_read() -> None:
