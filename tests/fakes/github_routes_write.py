@@ -82,6 +82,9 @@ def _annotation_problems(annotations: list[dict[str, Any]]) -> list[str]:
 
 def _check_rules(fake: FakeGitHub, call: Call, body: dict[str, Any]) -> None:
     problems = _annotation_problems(body.get("output", {}).get("annotations", []))
+    for key in ("summary", "text"):  # maxLength 65535, and GitHub counts it in UTF-8 bytes
+        if len((body.get("output", {}).get(key) or "").encode()) > 65535:
+            problems.append(f"output/{key}: longer than 65535 bytes")
     if body.get("conclusion") == "stale":
         problems.append("conclusion 'stale' can only be set by GitHub")
     if problems:
