@@ -1,7 +1,10 @@
-"""Review -> what GitHub shows: check-run output, annotations and the PR comment. Pure.
+"""Review -> what the candidate sees on GitHub: check-run output, annotations, the PR comment
+and inline comments. Pure.
 
-GitHub's limits shape this module: 65,535 characters per output field, 50 annotations per
-request, titles of 255 characters. Text is cut with a note, never silently.
+Everything here renders a `CandidateView` (app/render_candidate.py), never a whole `Review`:
+what the view leaves out (injection flags, hidden scores, rationales, the model's summary, cost)
+cannot appear. Untrusted strings enter markdown only through app/render_text.py's escaping, and
+every output is cut to GitHub's limits as GitHub counts them (UTF-8 bytes), with a note.
 
 Rendering is linear in the review, but a review of a large change can carry thousands of
 findings: the `render_*` coroutines run the same functions in a worker thread, for callers on
@@ -11,19 +14,30 @@ the event loop.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from app.review.models import Finding, Review, Severity
+from app.render_candidate import CandidateView, candidate_view, reviewer_only, total
+from app.render_text import (
+    MAX_ANNOTATION_BYTES,
+    MAX_BODY_BYTES,
+    code,
+    fenced,
+    fit,
+    fit_title,
+    md,
+    md_paragraphs,
+)
+from app.review.models import CriterionScore, Finding, Review, Severity
 
 COMMENT_MARKER = "<!-- relo-review -->"
-MAX_OUTPUT_CHARS = 65_535
+INLINE_MARKER = "relo-review"
 MAX_ANNOTATIONS_PER_REQUEST = 50
-MAX_TITLE_CHARS = 255
-MAX_MESSAGE_CHARS = 60_000
-CUT_NOTE = "\n\n… (cut: the full text is longer than GitHub allows)"
+
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]*")
 
 LEVELS = {Severity.NOTICE: "notice", Severity.WARNING: "warning", Severity.ERROR: "failure"}
 ICONS = {Severity.NOTICE: "🔵", Severity.WARNING: "🟡", Severity.ERROR: "🔴"}
@@ -46,14 +60,9 @@ class CheckOutput:
             yield annotations[start : start + MAX_ANNOTATIONS_PER_REQUEST]
 
 
-def cut(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    return text[: limit - len(CUT_NOTE)] + CUT_NOTE
-
-
-def conclusion_for(review: Review) -> str:
-    worst = review.worst
+def conclusion_for(view: CandidateView) -> str:
+    """From what the candidate sees: a flag they cannot see does not change the conclusion."""
+    worst = view.worst
     if worst is None:
         return "success"
     return "failure" if worst is Severity.ERROR else "neutral"
@@ -63,9 +72,9 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def check_title(review: Review) -> str:
-    counts = Counter(f.severity for f in review.findings)
-    if not review.findings:
+def check_title(view: CandidateView) -> str:
+    counts = Counter(f.severity for f in view.findings)
+    if not view.findings:
         title = "No findings on the changed lines"
     else:
         parts = [
@@ -78,178 +87,151 @@ def check_title(review: Review) -> str:
             if counts[s]
         ]
         title = ", ".join(parts)
-    total = review.total
-    if total is not None:
-        missing = f", {review.not_assessed} not assessed" if review.not_assessed else ""
-        title = f"Score {total[0]:g}/{total[1]}{missing} · {title}"
-    elif review.scores:
-        title = f"Rubric not assessed · {title}"
-    return title[:MAX_TITLE_CHARS]
+    if view.show_score:
+        score = total(view.scores)
+        missing = sum(1 for s in view.scores if s.score is None)
+        if score is not None:
+            more = f", {missing} not assessed" if missing else ""
+            title = f"Score {score[0]:g}/{score[1]}{more} · {title}"
+        elif view.scores:
+            title = f"Rubric not assessed · {title}"
+    return fit_title(title)
 
 
 def annotation(finding: Finding) -> dict[str, Any]:
+    """Annotations are plain text (no markdown), cut to GitHub's sizes."""
     entry: dict[str, Any] = {
         "path": finding.path,
         "start_line": finding.start_line,
         "end_line": max(finding.end_line, finding.start_line),
         "annotation_level": LEVELS[finding.severity],
-        "message": finding.message[:MAX_MESSAGE_CHARS] or finding.rule,
-        "title": (finding.title or finding.rule)[:MAX_TITLE_CHARS],
+        "message": fit(finding.message or finding.rule, MAX_ANNOTATION_BYTES),
+        "title": fit_title(finding.title or finding.rule),
     }
     if finding.suggestion:
-        entry["raw_details"] = f"Suggestion:\n{finding.suggestion}"[:MAX_MESSAGE_CHARS]
+        entry["raw_details"] = fit(f"Suggestion:\n{finding.suggestion}", MAX_ANNOTATION_BYTES)
     return entry
 
 
-def _escape_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()
-
-
-def rubric_table(review: Review) -> list[str]:
-    if not review.scores:
+def rubric_table(scores: Sequence[CriterionScore]) -> list[str]:
+    if not scores:
         return []
     lines = ["| Criterion | Points | Score | Rationale |", "|---|---:|---:|---|"]
-    for score in review.scores:
+    for score in scores:
         value = "not assessed" if score.score is None else f"{score.score:g}"
-        rationale = _escape_cell(score.rationale.splitlines()[0] if score.rationale else "")
-        lines.append(f"| {score.criterion_id} | {score.points} | {value} | {rationale[:200]} |")
-    total = review.total
-    if total is not None:
-        label = "**Total** (assessed criteria)" if review.not_assessed else "**Total**"
-        lines.append(f"| {label} | **{total[1]}** | **{total[0]:g}** | |")
+        first = score.rationale.strip().split("\n", 1)[0] if score.rationale else ""
+        rationale = md(first[:200])
+        lines.append(f"| {md(score.criterion_id)} | {score.points} | {value} | {rationale} |")
+    score_total = total(tuple(scores))
+    if score_total is not None:
+        partial = any(s.score is None for s in scores)
+        label = "**Total** (assessed criteria)" if partial else "**Total**"
+        lines.append(f"| {label} | **{score_total[1]}** | **{score_total[0]:g}** | |")
     else:
         lines.append("| **Total** | | not assessed | no criterion was assessed |")
     return ["### Rubric", "", *lines, ""]
 
 
-def _findings_list(findings: Sequence[Finding], limit: int = 30) -> list[str]:
+def findings_list(findings: Sequence[Finding], limit: int = 30, more: str = "") -> list[str]:
     lines = []
     for f in findings[:limit]:
-        where = f"`{f.path}:{f.start_line}`" if f.path else "(submission text)"
-        lines.append(f"- {ICONS[f.severity]} {where} **{f.title or f.rule}** — {f.message}")
+        where = code(f"{f.path}:{f.start_line}") if f.path else "(submission text)"
+        what = md(f.title or f.rule)
+        lines.append(f"- {ICONS[f.severity]} {where} **{what}** — {md(f.message)}")
     if len(findings) > limit:
-        lines.append(f"- … and {len(findings) - limit} more (see the annotations)")
+        lines.append(f"- … and {len(findings) - limit} more{more}")
     return lines
 
 
-def summary_markdown(review: Review, *, show_score: bool = True) -> str:
-    """The check run's summary (reviewers see scores) or the candidate-facing comment body."""
+def candidate_markdown(view: CandidateView, *, annotations: bool = True) -> str:
+    """The check run's summary and the PR comment's body. `annotations`: whether the findings
+    are also on a check run (with `feedback.check_run: false` there is none to point to)."""
     out: list[str] = []
-    if review.title:
-        out += [f"## {review.title}", ""]
-    if review.summary:
-        out += [review.summary.strip(), ""]
-    if show_score:
-        out += rubric_table(review)
-    counts = Counter(f.severity for f in review.findings)
+    if view.title:
+        out += [f"## {md(view.title)}", ""]
+    if view.summary:
+        out += [md_paragraphs(view.summary), ""]
+    out += rubric_table(view.scores)
+    counts = Counter(f.severity for f in view.findings)
     out.append(
-        f"**{_plural(len(review.findings), 'finding')}** on changed lines "
+        f"**{_plural(len(view.findings), 'finding')}** on changed lines "
         f"({counts[Severity.ERROR]} error, {counts[Severity.WARNING]} warning, "
-        f"{counts[Severity.NOTICE]} notice) across {_plural(review.files_reviewed, 'file')} "
+        f"{counts[Severity.NOTICE]} notice) across {_plural(view.files_reviewed, 'file')} "
         "reviewed."
     )
-    if review.outside_diff:
+    if view.outside_diff:
         out.append(
-            f"{_plural(len(review.outside_diff), 'further finding')} on lines this submission "
+            f"{_plural(view.outside_diff, 'further finding')} on lines this submission "
             "did not change (not annotated)."
         )
     out.append("")
-    if review.findings:
-        out += ["### Findings", "", *_findings_list(review.findings), ""]
-    if review.flags and show_score:
-        out += ["### Flags for reviewers", "", *_findings_list(review.flags), ""]
-    if review.skipped:
+    if view.findings:
+        limit, more = (30, " (see the annotations)") if annotations else (200, ", not listed")
+        out += ["### Findings", "", *findings_list(view.findings, limit, more), ""]
+    if view.skipped:
         out += ["### Files not reviewed", ""]
-        out += [f"- `{s.path}` — {s.reason}" for s in review.skipped[:100]]
-        if len(review.skipped) > 100:
-            out.append(f"- … and {len(review.skipped) - 100} more")
+        out += [f"- {code(s.path)} — {md(s.reason)}" for s in view.skipped[:100]]
+        if len(view.skipped) > 100:
+            out.append(f"- … and {len(view.skipped) - 100} more")
         out.append("")
-    if review.notes:
-        out += ["### Notes", "", *[f"- {n}" for n in review.notes], ""]
-    if review.dropped and show_score:
-        dropped = ", ".join(f"{n} {reason}" for reason, n in review.dropped)
+    if view.notes:
+        out += ["### Notes", "", *[f"- {md(n)}" for n in view.notes], ""]
+    if view.dropped:  # reasons are the validator's own identifiers
+        dropped = ", ".join(
+            f"{n} {reason if _IDENTIFIER.fullmatch(reason) else md(reason)}"
+            for reason, n in view.dropped
+        )
         out += [f"_Model output discarded by validation: {dropped}._", ""]
     return "\n".join(out).strip() + "\n"
 
 
+def summary_markdown(review: Review, *, show_score: bool = True) -> str:
+    """Everything, for whoever runs `python -m app review` locally: the candidate's markdown
+    plus the flags that only reviewers see. Never posted to a candidate's repository."""
+    text = candidate_markdown(candidate_view(review, show_score=show_score))
+    flags = reviewer_only(review)
+    if flags:
+        text += "\n" + "\n".join(["### Flags for reviewers", "", *findings_list(flags)]) + "\n"
+    return text
+
+
 def check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
-    shown = review if show_score else replace(review, scores=())
+    view = candidate_view(review, show_score=show_score)
     return CheckOutput(
-        conclusion=conclusion_for(review),
-        title=check_title(shown),
-        summary=cut(summary_markdown(review, show_score=show_score)),
-        annotations=tuple(annotation(f) for f in review.findings),
+        conclusion=conclusion_for(view),
+        title=check_title(view),
+        summary=fit(candidate_markdown(view)),
+        annotations=tuple(annotation(f) for f in view.findings),
     )
 
 
-def comment_body(review: Review, *, show_score: bool) -> str:
-    heading = "### Relo Review\n\n"
-    return (
-        COMMENT_MARKER
-        + "\n"
-        + cut(
-            heading + summary_markdown(review, show_score=show_score),
-            MAX_OUTPUT_CHARS - len(COMMENT_MARKER) - 1,
-        )
-    )
+def comment_body(review: Review, *, show_score: bool, annotations: bool = True) -> str:
+    view = candidate_view(review, show_score=show_score)
+    head = f"{COMMENT_MARKER}\n### Relo Review\n\n"
+    body = candidate_markdown(view, annotations=annotations)
+    return head + fit(body, MAX_BODY_BYTES - len(head.encode()))
+
+
+def inline_findings(review: Review, *, show_score: bool) -> tuple[Finding, ...]:
+    """The findings a candidate may get as comments on their lines."""
+    return candidate_view(review, show_score=show_score).findings
+
+
+def inline_body(finding: Finding) -> str:
+    tail = f"\n\n<sub>{INLINE_MARKER}</sub>"
+    body = f"**{md(finding.title or finding.rule)}** — {md(finding.message)}"
+    if finding.suggestion is not None:
+        body += "\n\n" + fenced(finding.suggestion, "suggestion")
+        if len(body.encode()) + len(tail.encode()) > MAX_BODY_BYTES:  # a cut suggestion is wrong
+            body = body.split("\n\n", 1)[0]
+    return fit(body, MAX_BODY_BYTES - len(tail.encode())) + tail
 
 
 def failure_output(sentence: str) -> tuple[str, str]:
     """Title and summary for a check run whose review could not be completed."""
-    return "The review could not be completed", cut(
-        f"{sentence}\n\nUse **Re-run** on this check to try again."
+    return "The review could not be completed", fit(
+        f"{md(sentence)}\n\nUse **Re-run** on this check to try again."
     )
-
-
-def reviewer_report(
-    review: Review,
-    *,
-    repo: str,
-    subject: str,
-    author: str | None,
-    received_at: str,
-    late: bool,
-) -> str:
-    """The reviewer-only record of a submission: full scores, evidence, flags, cost."""
-    out = [
-        f"{COMMENT_MARKER}",
-        f"## {review.title or 'Review'} — `{repo}`",
-        "",
-        f"- Submission: {subject} at `{review.head_sha[:12]}` by {author or 'unknown'}",
-        f"- Received: {received_at}{' — **LATE** (after the deadline)' if late else ''}",
-        "",
-    ]
-    if review.summary:
-        out += [review.summary.strip(), ""]
-    if review.scores:
-        out += rubric_table(review)
-        for score in review.scores:
-            if score.rationale or score.evidence:
-                evidence = ", ".join(
-                    f"`{e.path}:{e.start_line}-{e.end_line}`" for e in score.evidence
-                )
-                out.append(f"- **{score.criterion_id}**: {score.rationale.strip()}")
-                if evidence:
-                    out.append(f"  Evidence: {evidence}")
-        out.append("")
-    injection = [f for f in review.findings if f.source == "injection"] + list(review.flags)
-    if injection:
-        out += ["### Possible attempts to influence the review", "", *_findings_list(injection), ""]
-    counts = Counter(f.severity for f in review.findings)
-    out.append(
-        f"Findings on changed lines: {counts[Severity.ERROR]} error, "
-        f"{counts[Severity.WARNING]} warning, {counts[Severity.NOTICE]} notice."
-    )
-    if review.skipped:
-        out += ["", "### Files not reviewed", ""]
-        out += [f"- `{s.path}` — {s.reason}" for s in review.skipped[:200]]
-    if review.notes:
-        out += ["", "### Notes", "", *[f"- {n}" for n in review.notes]]
-    prompt = sum(u.prompt_tokens for u in review.usage)
-    completion = sum(u.completion_tokens for u in review.usage)
-    out += ["", f"LLM usage: {prompt} prompt + {completion} completion tokens, "
-            f"${review.cost_usd:.4f}."]
-    return cut("\n".join(out) + "\n")
 
 
 # --- for callers on the event loop ---------------------------------------------------------------
@@ -259,25 +241,13 @@ async def render_check_output(review: Review, *, show_score: bool = True) -> Che
     return await asyncio.to_thread(check_output, review, show_score=show_score)
 
 
-async def render_comment_body(review: Review, *, show_score: bool) -> str:
-    return await asyncio.to_thread(comment_body, review, show_score=show_score)
+async def render_inline_findings(review: Review, *, show_score: bool) -> tuple[Finding, ...]:
+    return await asyncio.to_thread(inline_findings, review, show_score=show_score)
 
 
-async def render_reviewer_report(
-    review: Review,
-    *,
-    repo: str,
-    subject: str,
-    author: str | None,
-    received_at: str,
-    late: bool,
+async def render_comment_body(
+    review: Review, *, show_score: bool, annotations: bool = True
 ) -> str:
     return await asyncio.to_thread(
-        reviewer_report,
-        review,
-        repo=repo,
-        subject=subject,
-        author=author,
-        received_at=received_at,
-        late=late,
+        comment_body, review, show_score=show_score, annotations=annotations
     )

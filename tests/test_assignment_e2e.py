@@ -439,8 +439,10 @@ async def test_score_hidden_from_candidate_but_shown_in_the_check_run(
     assert "**Total**" in run["output"]["summary"]
     [comment] = fake_github.comments_on(REPO, 1)
     body = comment["body"]
-    assert "Tidy work overall." in body  # the candidate gets the feedback...
-    assert "### Rubric" not in body  # ...but no score
+    assert "Tidy work overall." in run["output"]["summary"]
+    # The comment hides the score, and the model's overall judgement with it (the grade in words).
+    assert "Tidy work overall." not in body
+    assert "### Rubric" not in body
     assert "Total" not in body and "50" not in body and "/100" not in body
 
 
@@ -476,7 +478,7 @@ async def test_reviewer_repo_hides_the_score_from_the_check_run_too(
     run = only_run(fake_github, payload["pull_request"]["head"]["sha"])
     assert run["conclusion"] == "neutral"
     summary = run["output"]["summary"]
-    assert "Tidy work overall." in summary
+    assert "Tidy work overall." not in summary  # the model's overall judgement is reviewer-only
     assert "### Rubric" not in summary and "Total" not in summary
     assert not run["output"]["title"].startswith("Score")
     [comment] = fake_github.comments_on(REPO, 1)
@@ -485,6 +487,7 @@ async def test_reviewer_repo_hides_the_score_from_the_check_run_too(
     [issue] = fake_github.issues
     [results] = fake_github.comments_on(f"{ORG}/reviews", issue["number"])
     assert "| correctness | 40 | 20 |" in results["body"]
+    assert "Tidy work overall." in results["body"]
     [row] = await ledger_rows(llm_harness)
     assert (row["score"], row["points"]) == (50.0, 100)
 

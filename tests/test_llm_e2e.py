@@ -511,15 +511,13 @@ async def test_hostile_submissions_are_flagged_and_stay_inside_the_fence(
     await llm_harness.settle()
 
     run = only_run(fake_github, payload["pull_request"]["head"]["sha"])
-    flagged = {
-        (a["path"], a["start_line"]) for a in run["annotations"] if a["title"] == INJECTION_TITLE
-    }
-    assert flagged == {("app/comment.py", 1), ("app/strings.py", 1), ("app/hidden.py", 2)}
+    # Flags are reviewer-only (here in the ledger: no reviewers' repository is set). The check
+    # run is the candidate's: not one flag there, nor a count (tests/test_candidate_view.py).
+    assert not [a for a in run["annotations"] if a["title"] == INJECTION_TITLE]
     summary = run["output"]["summary"]
-    flags = summary.split("### Flags for reviewers", 1)[1].split("###", 1)[0]
-    assert f"The file name {HOSTILE_NAME!r}" in flags
-    assert "The PR body (line 1)" in flags
-    assert "The commit message 1 (line 1)" in flags
+    assert INJECTION_TITLE not in summary and "Flags for reviewers" not in summary
+    [row] = await ledger_rows(llm_harness)
+    assert row["flags"] >= 6  # three lines, the file name, the PR body, the commit message
     # The scan does not change the grade: the rubric is scored as the model answered.
     assert rubric_rows(summary)["Total"][1] == "**50**"
 

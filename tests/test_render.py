@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from app.render import (
-    COMMENT_MARKER,
-    MAX_OUTPUT_CHARS,
-    check_output,
-    comment_body,
-    conclusion_for,
-)
+from app.render import COMMENT_MARKER, check_output, comment_body
+from app.render_text import MAX_BODY_BYTES
 from app.review.models import (
     Change,
     ChangedFile,
@@ -28,9 +23,12 @@ def finding(
 
 
 def test_conclusions_follow_the_worst_finding() -> None:
-    assert conclusion_for(Review("s", ())) == "success"
-    assert conclusion_for(Review("s", (finding(1, Severity.NOTICE),))) == "neutral"
-    assert conclusion_for(Review("s", (finding(1), finding(2, Severity.ERROR)))) == "failure"
+    def conclusion(*findings: Finding) -> str:
+        return check_output(Review("s", findings)).conclusion
+
+    assert conclusion() == "success"
+    assert conclusion(finding(1, Severity.NOTICE)) == "neutral"
+    assert conclusion(finding(1), finding(2, Severity.ERROR)) == "failure"
 
 
 def test_annotations_go_in_batches_of_fifty() -> None:
@@ -58,10 +56,10 @@ def test_long_output_is_cut_with_a_note() -> None:
     many = tuple(Finding("a.py", i, i, Severity.NOTICE, "x", "m" * 3000) for i in range(1, 40))
     skipped = tuple(SkippedFile("f" * 900 + str(i), "binary") for i in range(100))
     output = check_output(Review("s", many, skipped=skipped))
-    assert len(output.summary) <= MAX_OUTPUT_CHARS
+    assert len(output.summary.encode()) <= MAX_BODY_BYTES
     assert output.summary.endswith("longer than GitHub allows)")
     body = comment_body(Review("s", many, skipped=skipped), show_score=True)
-    assert body.startswith(COMMENT_MARKER) and len(body) <= MAX_OUTPUT_CHARS
+    assert body.startswith(COMMENT_MARKER) and len(body.encode()) <= MAX_BODY_BYTES
 
 
 def test_summary_lists_skipped_files_and_outside_counts() -> None:

@@ -14,10 +14,9 @@ from typing import Any
 from gidgethub import BadRequest
 
 from app.github.api import GitHubClient, create_once
-from app.render import COMMENT_MARKER, CheckOutput
+from app.render import COMMENT_MARKER, INLINE_MARKER, CheckOutput, inline_body
+from app.render_text import MAX_BODY_BYTES, fit, fit_title
 from app.review.models import Finding
-
-INLINE_MARKER = "relo-review"
 
 RERUN_ACTION = {
     "label": "Re-run review",
@@ -28,6 +27,12 @@ RERUN_ACTION = {
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _output(title: str, summary: str) -> dict[str, str]:
+    """A check run's title and summary within GitHub's limits as GitHub counts them (UTF-8
+    bytes), whoever wrote them: a review never fails because of its own output's size."""
+    return {"title": fit_title(title), "summary": fit(summary)}
 
 
 async def find_check_run(
@@ -103,10 +108,10 @@ async def complete_check_run(
     """Complete the run; annotations go 50 per request, the last request carries the conclusion."""
     batches = list(output.batches())
     url = f"/repos/{repo}/check-runs/{check_run_id}"
-    out = {"title": output.title, "summary": output.summary}
+    out = _output(output.title, output.summary)
     for batch in batches[:-1]:
         await gh.patch(url, data={"output": {**out, "annotations": list(batch)}})
-    final: dict[str, Any] = {"title": output.title, "summary": output.summary}
+    final: dict[str, Any] = dict(out)
     if batches[-1]:
         final["annotations"] = list(batches[-1])
     await gh.patch(
@@ -136,7 +141,7 @@ async def fail_check_run(
             "status": "completed",
             "conclusion": conclusion,
             "completed_at": _now(),
-            "output": {"title": title, "summary": summary},
+            "output": _output(title, summary),
             "actions": [RERUN_ACTION],
         },
     )
@@ -161,7 +166,7 @@ async def create_completed_check_run(
         "status": "completed",
         "conclusion": conclusion,
         "completed_at": _now(),
-        "output": {"title": title, "summary": summary},
+        "output": _output(title, summary),
     }
     return await _create_check_run(gh, repo, head_sha, data, mark="completed_at")
 
@@ -173,6 +178,7 @@ async def upsert_comment(
 
     `known_id` (remembered from the last review of this PR) saves listing the comments; if it
     was deleted meanwhile we fall back to the search."""
+    body = fit(body, MAX_BODY_BYTES)
     if known_id is not None:
         try:
             await gh.patch(f"/repos/{repo}/issues/comments/{known_id}", data={"body": body})
@@ -199,6 +205,7 @@ async def find_marked_comment(gh: GitHubClient, repo: str, number: int) -> dict[
 
 async def create_marked_comment(gh: GitHubClient, repo: str, number: int, body: str) -> int:
     """Post `body` (which carries our marker) once, even if GitHub's answer is lost."""
+    body = fit(body, MAX_BODY_BYTES)
 
     async def create() -> int:
         created = await gh.post(f"/repos/{repo}/issues/{number}/comments", data={"body": body})
@@ -211,19 +218,12 @@ async def create_marked_comment(gh: GitHubClient, repo: str, number: int, body: 
     return await create_once(gh, create, find)
 
 
-def _inline_body(finding: Finding) -> str:
-    body = f"**{finding.title or finding.rule}** — {finding.message}"
-    if finding.suggestion is not None:
-        body += f"\n\n```suggestion\n{finding.suggestion}\n```"
-    return body + f"\n\n<sub>{INLINE_MARKER}</sub>"
-
-
 def inline_comment(finding: Finding, head_sha: str) -> dict[str, Any]:
     comment: dict[str, Any] = {
         "path": finding.path,
         "line": finding.end_line,
         "side": "RIGHT",
-        "body": _inline_body(finding),
+        "body": inline_body(finding),
     }
     if finding.start_line < finding.end_line:
         comment["start_line"] = finding.start_line

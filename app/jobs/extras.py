@@ -1,5 +1,8 @@
-"""What follows a completed check run: the PR comment, the reviewers' issue, inline comments.
+"""What follows the check run (or takes its place, with `feedback.check_run: false`): the PR
+comment, the reviewers' issue, inline comments.
 
+The comment and inline comments are the candidate's: rendered from the candidate's view with the
+`feedback` keys as the organisation set them. The reviewers' issue carries everything else.
 Each can fail on its own (a deleted reviewers' repo, a locked PR) without undoing the review.
 """
 
@@ -17,7 +20,8 @@ from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import PullRequestJob, ResolvedJob
 from app.jobs.store import Attempt, JobStore, LeaseLost
 from app.metrics import Metrics
-from app.render import render_comment_body, render_reviewer_report
+from app.render import render_comment_body, render_inline_findings
+from app.render_reviewer import render_reviewer_report
 from app.review.assignment import Assignment
 from app.review.engine import is_late
 from app.review.models import Review
@@ -43,12 +47,15 @@ async def deliver_extras(
     problems: list[str] = []
     steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
     pull = job if isinstance(job, PullRequestJob) else None
-    if pull is not None and assignment.feedback.pr_comment:
+    feedback = assignment.feedback
+    if pull is not None and feedback.pr_comment:
         number = pull.number
 
         async def comment() -> None:
             body = await render_comment_body(
-                review, show_score=assignment.feedback.show_score_to_candidate
+                review,
+                show_score=feedback.show_score_to_candidate,
+                annotations=feedback.check_run,
             )
             known = await ledger.known_comment(job.subject)
             comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
@@ -79,11 +86,14 @@ async def deliver_extras(
                 await store.remember_reviewer_issue(reviewer_repo, job.repo, number, results_id)
 
         steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
-    if pull is not None and assignment.feedback.inline_comments:
+    if pull is not None and feedback.inline_comments:
         number = pull.number
 
         async def inline() -> None:
-            await post_inline_comments(gh, job.repo, number, job.head_sha, review.findings)
+            findings = await render_inline_findings(
+                review, show_score=feedback.show_score_to_candidate
+            )
+            await post_inline_comments(gh, job.repo, number, job.head_sha, findings)
 
         steps.append(("the inline comments", inline))
     for what, step in steps:
