@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from bench import (
     github_calls,
+    injection_rate,
     loop_lag,
     prompt_efficiency,
     review_overhead,
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "looplag": loop_lag.run,
     "attack": webhook_attack.run,
     "secrets": secrets_rate.run,
+    "injection": injection_rate.run,
 }
 
 

@@ -17,10 +17,31 @@ import urllib.parse
 from collections.abc import Iterator
 
 _MIN_TEXT = 8  # decoded characters: shorter results hold no phrase
-_ANY = re.compile(
-    r"[A-Za-z0-9+/_-]{16,}|\\[uUx]|\\[0-7]{3}|&#?\w{2,8};|%[0-9A-Fa-f]{2}"
-    r"|\d{2,6}\s*,\s*\d{2,6}\s*,\s*\d{2,6}|[01]{8}|(?:(?:0x)?[0-9A-Fa-f]{2}[\s,:;-]+){7}"
+# Where something may be encoded: a long run of base64's alphabet with a digit or +/ in it (long
+# identifiers have none), an escape, an entity, a percent sign, a list of numbers or of bits.
+# Where something may be encoded, each looked for only in text holding its mark: a long run of
+# base64's alphabet with a digit or +/ in it (long identifiers have none), an escape, an entity,
+# a percent sign, a list of numbers, bits, or hex bytes.
+_ENCODED: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("", re.compile(r"(?<![\w+/-])(?=[A-Za-z0-9+/_-]{16})[A-Za-z_-]*[0-9+/][\w+/=-]*")),
+    ("\\", re.compile(r"\\(?:[uUx]|[0-7]{3})")),
+    ("&", re.compile(r"&#?\w{2,8};")),
+    ("%", re.compile(r"%[0-9A-Fa-f]{2}")),
+    (",", re.compile(r"\d{2,6} *, *\d{2,6} *, *\d{2,6}")),
+    ("0x", re.compile(r"0x[0-9A-Fa-f]{2}[\s,;:]+0x")),
+    ("0", re.compile(r"[01]{8}")),
+    (" ", re.compile(r"\b[0-9A-Fa-f]{2}(?:[ :-][0-9A-Fa-f]{2}){7}\b")),
 )
+
+
+def encoded(text: str) -> Iterator[int]:
+    """Offsets in `text` where something may be encoded."""
+    for mark, pattern in _ENCODED:
+        if mark in text:
+            for match in pattern.finditer(text):
+                yield match.start()
+
+
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
 _BASE32 = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9])")
 _HEX = re.compile(
@@ -107,7 +128,7 @@ def _binary(blob: str) -> str | None:
 
 def decodings(line: str) -> Iterator[tuple[str, str]]:
     """(encoding, decoded text) for each encoded part of a raw line that decodes to text."""
-    if not _ANY.search(line):
+    if next(encoded(line), None) is None:
         return
     for match in _BASE64.finditer(line):
         if (text := _base64(match.group(0))) is not None:

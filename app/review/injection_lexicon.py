@@ -20,7 +20,7 @@ from typing import Any
 
 import ahocorasick  # type: ignore[import-not-found]  # no stubs; used through `_Automaton`
 
-from app.review.injection_text import BARRIER, LOOSE, concept_line, fold, unspaced
+from app.review.injection_text import BARRIER, LOOSE, ROT13, concept_line, fold, unspaced
 
 DEFAULT_SPAN = 100
 _MAX_GAP = 60  # characters between two consecutive concepts of one match
@@ -109,7 +109,16 @@ def entry_key(entry: str, *, loose: bool = False, infix: bool = False) -> tuple[
 class _Automaton:
     """Concept keys -> the concepts they stand for, found in one pass (a typed facade)."""
 
-    def __init__(self, concepts: Mapping[str, Iterable[str]], *, loose: bool, infix: bool) -> None:
+    def __init__(
+        self,
+        concepts: Mapping[str, Iterable[str]],
+        *,
+        loose: bool,
+        infix: bool,
+        also: str | dict[int, int] | None = None,
+    ) -> None:
+        """`also`: a translation whose image of every key is a key too (rot13: one pass then
+        finds what is written and what is written in rot13)."""
         table: dict[str, tuple[int, int, set[str]]] = {}
         for concept, entries in concepts.items():
             for entry in entries:
@@ -117,10 +126,17 @@ class _Automaton:
                 if not key.strip() or (infix and len(key) < _MIN_INFIX and not unspaced(key)):
                     continue
                 table.setdefault(key, (lead, trail, set()))[2].add(concept)
+                if also is not None:
+                    table.setdefault(key.translate(also), (lead, trail, set()))[2].add(concept)
         self._automaton = ahocorasick.Automaton()
         for key, (lead, trail, names) in table.items():
             self._automaton.add_word(key, (len(key), lead, trail, tuple(sorted(names))))
         self._automaton.make_automaton()
+
+    def ends(self, view: str) -> Iterator[int]:
+        """Where a key ends in `view` (the prefilter needs no more)."""
+        for last, _ in self._automaton.iter(view):
+            yield last
 
     def hits(self, view: str) -> list[Hit]:
         found: list[Hit] = []
@@ -183,14 +199,39 @@ def _choose(
     return None
 
 
+# Concepts from the most to the least frequent in clean code and documentation (measured on
+# starlette, Alembic and translated manual pages; unlisted ones were never seen there). Each
+# rule is anchored by its rarest concept: a line without any anchor, nor a neighbour with one,
+# cannot hold a match, and is not read further.
+_COMMON = (
+    "colon", "self", "issues", "neg", "rules", "prior_weak", "all_your", "new", "give",
+    "as_role", "report", "prior", "score_label", "reveal", "flag", "instructions", "please",
+    "ai", "override", "ignore", "grader", "flaws", "must", "deserve", "attention", "lenient",
+)  # fmt: skip
+# Also anchors: the words a disguise is likeliest to leave whole when it breaks the rarest one.
+_EXTRA_ANCHORS = ("instructions",)
+
+
+def anchors(lexicon: Lexicon) -> frozenset[str]:
+    """The concepts whose presence nearby every rule needs (its rarest concept each)."""
+    rank = {name: index for index, name in enumerate(_COMMON)}
+    chosen = {min(r.concepts, key=lambda c: -rank.get(c, len(_COMMON))) for r in lexicon.rules}
+    return frozenset(chosen | set(_EXTRA_ANCHORS))
+
+
 class Matcher:
-    """The lexicon compiled: strict, loose (leetspeak) and infix (joined letters) automata."""
+    """The lexicon compiled: strict, loose (leetspeak) and infix (joined letters) automata, and
+    automata of the anchor concepts alone for the prefilter."""
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         self.strict = _Automaton(lexicon.concepts, loose=False, infix=False)
         self.loose = _Automaton(lexicon.concepts, loose=True, infix=False)
         self.infix = _Automaton(lexicon.concepts, loose=False, infix=True)
+        picked = anchors(lexicon)
+        anchored = {c: e for c, e in lexicon.concepts.items() if c in picked}
+        self.anchor = _Automaton(anchored, loose=False, infix=False, also=ROT13)
+        self.loose_anchor = _Automaton(anchored, loose=True, infix=False)
 
     def hits(self, view: str, *, loose: bool = False) -> list[Hit]:
         """Every concept in a view: the phrase lists' and full marks written as `N/N`."""
@@ -209,7 +250,7 @@ class Matcher:
         by_concept: dict[str, list[Hit]] = {}
         for hit in hits:
             by_concept.setdefault(hit.concept, []).append(hit)
-        barriers = [i for i, c in enumerate(view) if c == BARRIER] if BARRIER in view else []
+        barriers = [m.start() for m in _BARRIERS.finditer(view)] if BARRIER in view else []
         if weights is not None:
             barriers = [weights[i] for i in barriers]
         found: list[Match] = []
@@ -228,6 +269,7 @@ class Matcher:
 
 _CJK_WEIGHT = 4  # a Han or kana character says about as much as a short word
 _CJK_RUN = re.compile("[\u3040-\u9fff\uf900-\ufaff]+")
+_BARRIERS = re.compile(BARRIER)
 
 
 def _weights(view: str) -> list[int] | None:

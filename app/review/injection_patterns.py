@@ -10,6 +10,7 @@ matters (`[INST]` is Llama's tag, `[inst]` a one-item list) on the raw line.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator, Sequence
 
@@ -46,6 +47,45 @@ _BRACKET_TAG = re.compile(
 )
 
 
+# Lines that may hold a tag, token or fence at all: the per-line patterns run on these only.
+_HINTS = (
+    (
+        "<",
+        re.compile(
+            r"<\||<<|</?\s*[\w:.-]*(?:grader|grading|reviewer|evaluator|examiner|rubric|scoring"
+            r"|jailbreak|prompt|system|assistant|llm|judge|instruction|important|sys\b|submission"
+            r"|untrusted|candidate|user[_-]input|start_of_turn|end_of_turn|message)"
+        ),
+    ),
+    (
+        "[",
+        re.compile(
+            r"\[\s*/?\s*(?:inst|system|sys|grader|reviewer|evaluator|instruction|assistant|important"
+            r"|admin|developer|note to|ai\b|llm|override|end|begin)"
+        ),
+    ),
+    (">", re.compile(r">>>|>{2,}\s*(?:end|begin)")),
+    (":", re.compile(r"(?:system|assistant|human|instruction|\bai)[ \t]*:")),
+    ("===", re.compile(r"^\s*={3}\s*file", re.MULTILINE)),
+)
+# Fence-like delimiter lines name what they fence: only texts with such a word hold one.
+_FENCE_NAMES = ("submission", "untrusted", "candidate", "user input", "user_input", "student")
+_FENCE_LINE = re.compile(
+    r"^.*(?:submission|untrusted|candidate|user.input|student).*$", re.MULTILINE
+)
+
+
+def hinted(text: str) -> Iterator[int]:
+    """Offsets in folded `text` where a tag, token or fence may start."""
+    for mark, pattern in _HINTS:
+        if mark in text:
+            for match in pattern.finditer(text):
+                yield match.start()
+    if any(word in text for word in _FENCE_NAMES):
+        for match in _FENCE_LINE.finditer(text):
+            yield match.start()
+
+
 def role_tags(raw: str, folded: str, *, markup: bool) -> Iterator[str]:
     """Chat-template tokens and role or instruction tags on one line (`markup` for XML and HTML
     files, where `<system>` may be a real element)."""
@@ -80,7 +120,7 @@ _FENCES = re.compile(
     r"|code[_-]submission)\s*>"
     r"|^\s*(?:#+|//+|/\*+|<!--|--|;+|\*+)?\s*(?:[-=#*~_<>]{3,}|\[|\()\s*(?:end|begin|start|close)"
     r"\s*(?:of\s*)?(?:the\s*)?(?:submission"
-    r"|untrusted|candidate|user\s*input|student\s*code|code\s*submission|fence|document"
+    r"|untrusted|candidate|user\s*input|student\s*code|code\s*submission|fence"
     r"|(?:user|untrusted)\s*data)\b"
     r"|^\s*={3}\s*file\s+\S.*\((?:added|modified|removed|renamed|changed|copied)\)\s*={3}\s*$"
 )
@@ -104,24 +144,24 @@ _GRADING_KEY = re.compile(
     r"|justification|assessment|evaluation|max[_ ]?score|max[_ ]?points|out[_ ]?of)[\"']\s*:"
 )
 _FULL_VALUE = re.compile(
-    r"^[\s\"']*(?:(\d+)\s*/\s*\1|100\s*%|a\+|full[ _]marks|perfect|excellent|max(?:imum)?)\b"
+    r"^[\s\"']*(?:(\d+)\s*/\s*\1|100\s*%|a\+|full[ _]marks|perfect|excellent|max(?:imum)?)(?!\w)"
 )
 _NEAR = 6
 
 
-def score_objects(folded: Sequence[str]) -> dict[int, str]:
-    """Lines holding a score key of an answer-shaped object: `"score"` beside `"rationale"`,
-    `"criteria"` … within a few lines, or a score key whose value is full marks."""
-    keyed = [i for i, line in enumerate(folded) if '"' in line or "'" in line]
-    grading = [i for i in keyed if _GRADING_KEY.search(folded[i])]
+def score_objects(text: str, starts: Sequence[int]) -> dict[int, str]:
+    """Lines (indexes; `starts` are the offsets where lines begin in `text`) holding a score key
+    of an answer-shaped object: `"score"` beside `"rationale"`, `"criteria"` … within a few
+    lines, or a score key whose value is full marks."""
+    if '"' not in text and "'" not in text:
+        return {}
+    grading = [bisect.bisect_right(starts, m.start()) - 1 for m in _GRADING_KEY.finditer(text)]
     found: dict[int, str] = {}
-    for index in keyed:
-        match = _SCORE_KEY.search(folded[index])
-        if match is None:
-            continue
+    for match in _SCORE_KEY.finditer(text):
+        index = bisect.bisect_right(starts, match.start()) - 1
         near = any(abs(index - g) <= _NEAR for g in grading)
         if near or _FULL_VALUE.match(match.group(1)):
-            found[index] = match.group(0).strip()
+            found.setdefault(index, match.group(0).strip())
     return found
 
 
@@ -134,6 +174,8 @@ _CELL_FULL = re.compile(
 def table_rows(folded: Sequence[str]) -> Iterator[tuple[int, range]]:
     """Rows of markdown tables that award full marks, each with its table's line range (the
     caller checks that the table is about marks)."""
+    if not any(_CELL_FULL.search(line) for line in folded if "|" in line):
+        return
     index = 0
     while index < len(folded):
         if not _TABLE_ROW.match(folded[index]):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from app.review import injection_patterns as patterns
-from app.review.injection_decode import decodings
+from app.review.injection_decode import decodings, encoded
 from app.review.injection_lexicon import Matcher, load
+from app.review.injection_prefilter import candidate_runs, fold_lines
 from app.review.injection_text import (
     LOOSE,
     ROT13,
@@ -30,6 +32,7 @@ from app.review.injection_text import (
 )
 
 _MAX_DEPTH = 2  # decoded text is decoded once more (base64 of hex), no further
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,27 +187,36 @@ def _near(items: list[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
 
 
 def _structures(raw: Sequence[str], folded: Sequence[str], *, markup: bool) -> list[Found]:
+    text = "\n".join(folded)
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
     found = []
-    for index, (line, low) in enumerate(zip(raw, folded, strict=True)):
+    hinted = sorted({bisect.bisect_right(starts, at) - 1 for at in patterns.hinted(text)})
+    for index in hinted:
+        line, low = raw[index], folded[index]
         for phrase in patterns.role_tags(line, low, markup=markup):
             found.append(Found(index, index, "role-tag", phrase))
         for phrase in patterns.fences(low):
             found.append(Found(index, index, "forged-structure", phrase))
-    for index, phrase in patterns.score_objects(folded).items():
+    for index, phrase in patterns.score_objects(text, starts).items():
         found.append(Found(index, index, "forged-structure", phrase))
-    rules = matcher()
-    for row, table in patterns.table_rows(folded):
-        header = " " + " ".join(concept_line(folded[i]) for i in table) + " "
-        concepts = {h.concept for h in rules.hits(header)}
-        if concepts & {"score_label", "rubric"}:
-            found.append(Found(row, row, "forged-structure", folded[row].strip()))
+    if "|" in text:
+        rules = matcher()
+        for row, table in patterns.table_rows(folded):
+            header = " " + " ".join(concept_line(folded[i]) for i in table) + " "
+            concepts = {h.concept for h in rules.hits(header)}
+            if concepts & {"score_label", "rubric"}:
+                found.append(Found(row, row, "forged-structure", folded[row].strip()))
     return found
 
 
 def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
     found: list[Found] = []
-    sources = list(enumerate(raw))
-    for group in _literal_groups(raw):  # an encoded blob split into concatenated strings
+    text = "\n".join(raw)
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+    hinted = sorted({bisect.bisect_right(starts, at) - 1 for at in encoded(text)})
+    sources = [(i, raw[i]) for i in hinted]
+    for group in _literal_groups([raw[i] if i in set(hinted) else "" for i in range(len(raw))]):
+        # an encoded blob split into concatenated strings
         sources.append((group[0][0], "".join(text for _, text in group)))
     for index, line in sources:
         for label, text in decodings(line):
@@ -215,8 +227,12 @@ def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
 
 def scan_block(raw: Sequence[str], *, markup: bool = False, depth: int = 0) -> list[Found]:
     """What the lines `raw` hold that addresses the grader, by line range (first found first)."""
-    folded = [fold(line) for line in raw]
-    found = _phrases(raw, folded) + _structures(raw, folded, markup=markup)
+    folded = fold_lines(raw)
+    found = _structures(raw, folded, markup=markup)
+    for run in candidate_runs(folded, matcher()):
+        shift = run.start
+        for f in _phrases(raw[run.start : run.stop], folded[run.start : run.stop]):
+            found.append(Found(f.first + shift, f.last + shift, f.kind, f.phrase))
     if depth < _MAX_DEPTH:
         found += _decoded(raw, depth, markup)
     return _irreducible(found)

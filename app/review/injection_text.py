@@ -142,13 +142,24 @@ _PRAGMAS = re.compile(
 )
 
 
+_PRAGMA_WORDS = (
+    "ignore", "noqa", "pylint", "mypy", "pyright", "ruff", "@ts-", "eslint", "nolint", "pragma",
+    "fmt:", "nosec", "nosonar",
+)  # fmt: skip
+
+
+def strip_pragmas(folded: str) -> str:
+    """Folded text without code tools' directives (`type: ignore`, `noqa`, `eslint-disable`)."""
+    if any(word in folded for word in _PRAGMA_WORDS):
+        return _PRAGMAS.sub(" ", folded)
+    return folded
+
+
 def concept_line(folded: str) -> str:
     """The words of a folded line, one space apart: scores kept whole (`10 / 10` is `10/10`,
     `10 out of 10` is `10/10`), code punctuation as the barrier character, code tools'
     directives (`type: ignore`, `noqa`) left out."""
-    if "ignore" in folded or ":" in folded or "-" in folded:
-        folded = _PRAGMAS.sub(" ", folded)
-    words = _WORDS.findall(folded)
+    words = _WORDS.findall(strip_pragmas(folded))
     for index, word in enumerate(words):
         if word in "=;{}([.!?\u3002\u0964\u0965":
             words[index] = BARRIER
@@ -158,9 +169,12 @@ def concept_line(folded: str) -> str:
     return " ".join(words)
 
 
+_UNSPACED = re.compile("[\u3040-\u9fff\uf900-\ufaff]")
+
+
 def unspaced(text: str) -> bool:
-    """Whether `text` is written in a script that does not separate words by spaces."""
-    return any("\u3040" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in text)
+    """Whether `text` holds a script that does not separate words by spaces (Han, kana)."""
+    return _UNSPACED.search(text) is not None
 
 
 # --- leetspeak, rot13 and spaced-out letters ------------------------------------------------------
@@ -200,7 +214,7 @@ def leet(folded: str) -> str | None:
 
 
 ROT13 = str.maketrans("abcdefghijklmnopqrstuvwxyz", "nopqrstuvwxyzabcdefghijklm")
-_SPACED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[ .\-_·*]{1,3}[^\W\d_](?![^\W\d_])){3,}")
+SPACED = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[ .\-_·*]{1,3}[^\W\d_](?![^\W\d_])){3,}")
 _WIDE_GAP = re.compile(r"[ .\-_·*]{2,}|\s*[.·*-]\s+")
 _NARROW_GAP = re.compile(r"[ .\-_·*]")
 
@@ -208,12 +222,12 @@ _NARROW_GAP = re.compile(r"[ .\-_·*]")
 def spaced_out(folded: str) -> Iterator[str]:
     """Versions of a folded line with its spaced-out letters joined: word gaps kept where they
     are wider than letter gaps (`i g n o r e   p r e v` is `ignore prev`), else all joined."""
-    if not _SPACED.search(folded):
+    if not SPACED.search(folded):
         return
-    yield _SPACED.sub(
+    yield SPACED.sub(
         lambda m: _NARROW_GAP.sub("", _WIDE_GAP.sub("\0", m.group(0))).replace("\0", " "), folded
     )
-    yield _SPACED.sub(lambda m: _NARROW_GAP.sub("", m.group(0)), folded)
+    yield SPACED.sub(lambda m: _NARROW_GAP.sub("", m.group(0)), folded)
 
 
 # --- string literals and comments ---------------------------------------------------------------
