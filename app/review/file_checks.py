@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 from app.review.models import Finding, Severity, Submission
 from app.review.secret_notice import placeholder_findings
 from app.review.secrets import SecretHit, find_secrets
+from app.review.textfile import is_binary
 
 __all__ = ["HUGE_FILE_BYTES", "build_output", "file_checks"]
 
@@ -139,7 +140,7 @@ def _content_findings(path: str, content: bytes, huge_file_bytes: int) -> Iterat
             ),
             title="Very large file",
         )
-    if b"\x00" in content[:8192]:  # binary: no text checks
+    if is_binary(content):  # binary by git's rule: no text checks (and no text diff)
         return
     text = content.decode("utf-8", errors="replace")
     for hit in scan_secrets(text):
