@@ -61,7 +61,8 @@ async def _open_sqlite(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
     try:
         return await connection
     except BaseException:
-        await asyncio.to_thread(thread.join)
+        if thread.ident is not None:  # started: it ends once it has run the queued stop
+            await asyncio.to_thread(thread.join)
         raise
 
 

@@ -271,6 +271,23 @@ async def test_processes_started_together_on_an_empty_database_all_come_up(
         await ledger.close()
 
 
+@pytest.mark.parametrize("round_", range(3))
+async def test_two_ledgers_of_one_process_migrating_together_both_succeed(
+    database_url: str, round_: int
+) -> None:
+    ledgers = [Ledger.from_url(database_url) for _ in range(2)]
+    try:
+        async with asyncio.timeout(30):  # unlocked, they once waited on each other for ever
+            migrating = [ledger.migrate() for ledger in ledgers]
+            assert await asyncio.gather(*migrating, return_exceptions=True) == [None, None]
+        assert await ledgers[1].accept_delivery_record(
+            Delivery("after", "push", None, 1, "acme/task", "queued 1", (job(1),))
+        )
+    finally:
+        for ledger in ledgers:
+            await ledger.close()
+
+
 # --- a failed open leaves no thread ----------------------------------------------------------
 
 
