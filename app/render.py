@@ -165,6 +165,8 @@ def candidate_markdown(view: CandidateView, *, annotations: bool = True) -> str:
             "did not change (not annotated)."
         )
     out.append("")
+    if view.tests:
+        out += [view.tests.rstrip("\n"), ""]
     if view.findings:
         limit, more = (30, " (see the annotations)") if annotations else (200, ", not listed")
         out += ["### Findings", "", *findings_list(view.findings, limit, more), ""]
@@ -195,8 +197,10 @@ def summary_markdown(review: Review, *, show_score: bool = True) -> str:
     return text
 
 
-def check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
-    view = candidate_view(review, show_score=show_score)
+def check_output(
+    review: Review, *, show_score: bool = True, tests_sees: str = "nothing"
+) -> CheckOutput:
+    view = candidate_view(review, show_score=show_score, tests_sees=tests_sees)
     return CheckOutput(
         conclusion=conclusion_for(view),
         title=check_title(view),
@@ -205,8 +209,10 @@ def check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
     )
 
 
-def comment_body(review: Review, *, show_score: bool, annotations: bool = True) -> str:
-    view = candidate_view(review, show_score=show_score)
+def comment_body(
+    review: Review, *, show_score: bool, annotations: bool = True, tests_sees: str = "nothing"
+) -> str:
+    view = candidate_view(review, show_score=show_score, tests_sees=tests_sees)
     head = f"{COMMENT_MARKER}\n### Relo Review\n\n"
     body = candidate_markdown(view, annotations=annotations)
     return head + fit(body, MAX_BODY_BYTES - len(head.encode()))
@@ -237,8 +243,12 @@ def failure_output(sentence: str) -> tuple[str, str]:
 # --- for callers on the event loop ---------------------------------------------------------------
 
 
-async def render_check_output(review: Review, *, show_score: bool = True) -> CheckOutput:
-    return await asyncio.to_thread(check_output, review, show_score=show_score)
+async def render_check_output(
+    review: Review, *, show_score: bool = True, tests_sees: str = "nothing"
+) -> CheckOutput:
+    return await asyncio.to_thread(
+        check_output, review, show_score=show_score, tests_sees=tests_sees
+    )
 
 
 async def render_inline_findings(review: Review, *, show_score: bool) -> tuple[Finding, ...]:
@@ -246,8 +256,9 @@ async def render_inline_findings(review: Review, *, show_score: bool) -> tuple[F
 
 
 async def render_comment_body(
-    review: Review, *, show_score: bool, annotations: bool = True
+    review: Review, *, show_score: bool, annotations: bool = True, tests_sees: str = "nothing"
 ) -> str:
     return await asyncio.to_thread(
-        comment_body, review, show_score=show_score, annotations=annotations
+        comment_body, review, show_score=show_score, annotations=annotations,
+        tests_sees=tests_sees,
     )

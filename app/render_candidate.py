@@ -4,11 +4,12 @@ Everything candidate-visible (the check run's title, summary and annotations, th
 inline comments) is rendered from a `CandidateView`, never from a `Review`, so what the view
 leaves out cannot reach the candidate whatever the model wrote:
 
-- findings only from the allowed sources: deterministic analysis (`static`) and the model's
-  line findings (`llm`); grader-injection flags and any source added later stay reviewer-only
-  until they are added here. Counts, the title and the conclusion come from these findings
-  alone, so a flag does not show even as a changed number (each would tell the candidate which
-  phrasing the detector catches);
+- findings only from the allowed sources: deterministic analysis (`static`), hidden tests'
+  failures (`tests`) and the model's line findings (`llm`); grader-injection flags and any
+  source added later stay reviewer-only until they are added here. Counts, the title and the
+  conclusion come from these findings alone, so a flag does not show even as a changed number
+  (each would tell the candidate which phrasing the detector catches);
+- the hidden tests only as far as the assignment's `tests.candidate_sees` allows;
 - with scores hidden: no scores, no rationales, no model summary (the model's overall judgement
   is the grade in words), no validation counts; the model's line findings lose every sentence
   that talks about a score or grade (`strip_score_talk`), and a finding with nothing left is
@@ -22,8 +23,10 @@ import re
 from dataclasses import dataclass, replace
 
 from app.review.models import CriterionScore, Finding, Review, Severity, SkippedFile
+from app.review.tests_render import TESTS_SOURCE, candidate_tests_section
 
-CANDIDATE_SOURCES = frozenset({"static", "llm"})
+# Hidden tests' failures are made only as far as the assignment's `tests.candidate_sees` allows.
+CANDIDATE_SOURCES = frozenset({"static", "llm", TESTS_SOURCE})
 LLM_SOURCE = "llm"
 
 _NUMBER = (
@@ -69,6 +72,7 @@ class CandidateView:
     skipped: tuple[SkippedFile, ...]
     notes: tuple[str, ...]
     show_score: bool
+    tests: str = ""  # markdown, within the assignment's `tests.candidate_sees`
     summary: str = ""
     scores: tuple[CriterionScore, ...] = ()
     dropped: tuple[tuple[str, int], ...] = ()
@@ -120,8 +124,11 @@ def reviewer_only(review: Review) -> tuple[Finding, ...]:
     )
 
 
-def candidate_view(review: Review, *, show_score: bool) -> CandidateView:
-    """The candidate's view of `review`, field by field: nothing is copied wholesale."""
+def candidate_view(
+    review: Review, *, show_score: bool, tests_sees: str = "nothing"
+) -> CandidateView:
+    """The candidate's view of `review`, field by field: nothing is copied wholesale.
+    `tests_sees` is the assignment's `tests.candidate_sees`."""
     return CandidateView(
         title=review.title,
         findings=_allowed(review.findings, show_score),
@@ -130,6 +137,7 @@ def candidate_view(review: Review, *, show_score: bool) -> CandidateView:
         skipped=review.skipped,
         notes=review.notes,
         show_score=show_score,
+        tests=candidate_tests_section(review.tests, tests_sees),
         summary=review.summary if show_score else "",
         scores=review.scores if show_score else (),
         dropped=review.dropped if show_score else (),

@@ -1,5 +1,5 @@
 """The reviewers' record of a submission, for the organisation's private reviewers' repository:
-full scores and rationales, evidence, flags, lateness, cost. Pure.
+full scores and rationales, evidence, flags, hidden tests, lateness, cost. Pure.
 
 Reviewers are not adversaries, but what they read is still the candidate's text (file names,
 flagged phrases, the model's echo of the code): it is escaped like everything else, so a file
@@ -15,6 +15,7 @@ from app.render import COMMENT_MARKER, findings_list, rubric_table
 from app.render_candidate import reviewer_only
 from app.render_text import MAX_BODY_BYTES, code, fit, md, md_paragraphs
 from app.review.models import Review, Severity
+from app.review.tests_render import reviewer_tests_section
 
 
 def reviewer_report(
@@ -51,6 +52,8 @@ def reviewer_report(
     flagged = reviewer_only(review)
     if flagged:
         out += ["### Possible attempts to influence the review", "", *findings_list(flagged), ""]
+    if tests := reviewer_tests_section(review.tests):
+        out += [tests.rstrip("\n"), ""]
     counts = Counter(f.severity for f in review.findings)
     out.append(
         f"Findings on changed lines: {counts[Severity.ERROR]} error, "

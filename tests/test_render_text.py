@@ -178,3 +178,22 @@ def test_a_huge_reviewer_report_is_cut_by_bytes() -> None:
                              author=None, received_at="now", late=True)
     assert len(report.encode()) <= MAX_BODY_BYTES and report.endswith(CUT_NOTE)
     assert "\ufffd" not in report
+
+
+def test_hidden_tests_reach_the_candidate_only_as_far_as_the_assignment_allows() -> None:
+    from app.review.hidden_tests import CaseResult, Outcome, TestOutcome, TestReport
+
+    failing = CaseResult("test_div", Outcome.FAILED, "tests.calc", file="a.py", line=5,
+                         message="expected 3 got 4 (hidden expectation)")
+    outcome = TestOutcome.of(TestReport((failing,), ("junit.xml",)))
+    failure = Finding("a.py", 5, 5, Severity.ERROR, "hidden-test", "A hidden test failed here.",
+                      "A hidden test failed here", "tests")
+    review = Review("sha", (failure,), tests=outcome)
+    counts = check_output(review, show_score=False, tests_sees="counts")
+    assert "### Hidden tests" in counts.summary and "test_div" not in counts.summary
+    assert [a["message"] for a in counts.annotations] == ["A hidden test failed here."]
+    assert "### Hidden tests" not in comment_body(review, show_score=False)  # "nothing"
+    report = reviewer_report(review, repo="acme/t", subject="PR #1", author=None,
+                             received_at="now", late=False)
+    seen = text_of(render(report))
+    assert "test_div" in seen and "hidden expectation" in seen

@@ -56,6 +56,7 @@ async def deliver_extras(
                 review,
                 show_score=feedback.show_score_to_candidate,
                 annotations=feedback.check_run,
+                tests_sees=assignment.tests.candidate_sees if assignment.tests else "nothing",
             )
             known = await ledger.known_comment(job.subject)
             comment_id = await upsert_comment(gh, job.repo, number, body, known_id=known)
