@@ -69,12 +69,18 @@ def readable(text: str) -> bool:
     )
 
 
+_ENCODED_AGAIN = re.compile(r"[0-9A-Fa-f]{16,}|[A-Za-z0-9+/=_-]{16,}|(?:[01]{8}\s?){4,}")
+
+
 def _utf8(data: bytes) -> str | None:
+    """Decoded bytes that read as text, or that are themselves encoded (base64 of hex)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text if readable(text) else None
+    if readable(text) or _ENCODED_AGAIN.fullmatch(text.strip()):
+        return text
+    return None
 
 
 def _base64(blob: str) -> str | None:

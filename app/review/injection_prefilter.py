@@ -18,7 +18,14 @@ import re
 from collections.abc import Sequence
 
 from app.review.injection_lexicon import Matcher
-from app.review.injection_text import LOOSE, SPACED, fold, strip_pragmas, unspaced
+from app.review.injection_text import (
+    LOOSE,
+    SPACED,
+    fold,
+    is_i_or_l,
+    strip_pragmas,
+    unspaced,
+)
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Everything but word characters (Indic vowel signs included), the marks of scores (10/10, 100%,
@@ -105,8 +112,9 @@ def _leet_anchored(bare: Sequence[str], lines: Sequence[int], matcher: Matcher) 
     return [words.line_at(end) for end in matcher.loose_anchor.ends(spelt)]
 
 
-def candidate_runs(folded: Sequence[str], matcher: Matcher) -> list[range]:
-    """Runs of line indexes that hold an anchor in some reading, or are near one."""
+def candidate_runs(raw: Sequence[str], folded: Sequence[str], matcher: Matcher) -> list[range]:
+    """Runs of line indexes that hold an anchor in some reading, or are near one (`folded` is
+    `fold_lines(raw)`)."""
     text = "\n".join(folded)
     if not text.isascii() and unspaced(text):
         text = _CJK_EDGE.sub(" ", text)
@@ -117,6 +125,8 @@ def candidate_runs(folded: Sequence[str], matcher: Matcher) -> list[range]:
     bare = _bare(joined)
     marked = _anchored(_Words(range(len(folded)), bare, glued), matcher)
     leety = {bisect.bisect_left(newlines, m.start()) for m in _HAS_LEET.finditer(joined)}
+    # Look-alikes of i whose skeleton is l are read in the loose spelling too.
+    leety |= {i for i, line in enumerate(raw) if not line.isascii() and is_i_or_l(line)}
     if leety:
         marked += _leet_anchored(bare, sorted(leety), matcher)
     if quoted:

@@ -26,6 +26,7 @@ from app.review.injection_text import (
     comment,
     concept_line,
     fold,
+    is_i_or_l,
     leet,
     literals,
     spaced_out,
@@ -33,6 +34,7 @@ from app.review.injection_text import (
 
 _MAX_DEPTH = 2  # decoded text is decoded once more (base64 of hex), no further
 _NEWLINE = re.compile("\n")
+_LATIN = re.compile("[a-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +119,9 @@ def _phrases(raw: Sequence[str], folded: Sequence[str]) -> list[Found]:
     words = [concept_line(line) for line in folded]
     flow = _flow(folded, words)
     found = _rule_matches(flow, "")
-    if any("a" <= c <= "z" for c in flow.text):
+    if _LATIN.search(flow.text):
         found += _rule_matches(_flow(folded, [w.translate(ROT13) for w in words]), "rot13")
+    found += _ambiguous_look_alikes(raw, folded, words)
     spelled = [leet(line) for line in folded]
     if any(s is not None for s in spelled):
         loose = [w.translate(LOOSE) for w in words]
@@ -153,6 +156,22 @@ def _literal_groups(raw: Sequence[str]) -> list[list[tuple[int, str]]]:
             else:
                 groups.append([(index, text)])
     return [g for g in groups if len(g) >= 2]
+
+
+def _ambiguous_look_alikes(
+    raw: Sequence[str], folded: Sequence[str], words: Sequence[str]
+) -> list[Found]:
+    """Look-alikes of i whose skeleton is l (Cherokee V, some Greek and Cyrillic letters: UTS #39
+    puts I, l and 1 in one class): lines holding one are read again in the loose spelling."""
+    ambiguous = [not line.isascii() and is_i_or_l(line) for line in raw]
+    if not any(ambiguous):
+        return []
+    loose = [w.translate(LOOSE) if a else w for w, a in zip(words, ambiguous, strict=True)]
+    return [
+        f
+        for f in _rule_matches(_flow(folded, loose), "look-alikes", loose=True)
+        if any(ambiguous[f.first : f.last + 1])
+    ]
 
 
 def _joined(raw: Sequence[str]) -> list[Found]:
@@ -229,7 +248,7 @@ def scan_block(raw: Sequence[str], *, markup: bool = False, depth: int = 0) -> l
     """What the lines `raw` hold that addresses the grader, by line range (first found first)."""
     folded = fold_lines(raw)
     found = _structures(raw, folded, markup=markup)
-    for run in candidate_runs(folded, matcher()):
+    for run in candidate_runs(raw, folded, matcher()):
         shift = run.start
         for f in _phrases(raw[run.start : run.stop], folded[run.start : run.stop]):
             found.append(Found(f.first + shift, f.last + shift, f.kind, f.phrase))

@@ -81,6 +81,13 @@ def _skeleton(char: str, folded: str) -> str:
 
 
 _KEYS = _Keys(skeleton=True)
+
+
+def is_i_or_l(line: str) -> bool:
+    """Whether a line holds a non-ASCII letter whose skeleton is l (it may stand for i)."""
+    return any(_KEYS[ord(c)] == "l" for c in line if not c.isascii())
+
+
 _NATIVE = _Keys(skeleton=False)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Letters of the scripts whose look-alikes disguise Latin ones (Greek, Cyrillic, Armenian,
