@@ -25,7 +25,15 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from app.review.injection_scan import Found, scan_block
-from app.review.injection_text import TAG_FIRST, TAG_LAST, concept_line, decode_tags, fold
+from app.review.injection_text import (
+    MARKER,
+    TAG_FIRST,
+    TAG_LAST,
+    comment,
+    concept_line,
+    decode_tags,
+    fold,
+)
 from app.review.models import ChangedFile, Finding, Severity, Submission
 from app.review.prompt_hunks import parse_patch
 from app.review.textfile import is_binary
@@ -42,7 +50,6 @@ __all__ = [
 
 RULE = "relo/possible-injection"
 TITLE = "Possible attempt to influence the review"
-MARKER = "[text addressed to the grader removed]"
 _MAX_PHRASE = 80
 _MAX_FINDINGS_PER_SOURCE = 10
 _CONTEXT = 3  # lines read around a reported line: a sentence may be wrapped over a few
@@ -144,11 +151,13 @@ def _runs(numbers: Sequence[int]) -> Iterator[list[int]]:
         yield run
 
 
-def _found(raw_lines: Sequence[str], numbers: Sequence[int], markup: bool) -> Iterator[Found]:
+def _found(
+    raw_lines: Sequence[str], numbers: Sequence[int], markup: bool, *, reduce: bool = True
+) -> Iterator[Found]:
     """What each run of the given (1-based) line numbers holds, with line numbers, not indexes."""
     for run in _runs(numbers):
         block = [raw_lines[n - 1] for n in run]
-        for found in scan_block(block, markup=markup):
+        for found in scan_block(block, markup=markup, reduce=reduce):
             yield Found(run[found.first], run[found.last], found.kind, found.phrase)
 
 
@@ -195,7 +204,6 @@ def scan_text(
 
 # --- redaction -----------------------------------------------------------------------------------
 
-_INDENT = re.compile(r"^[ \t]*")
 _SMUGGLED = re.compile("[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -206,7 +214,7 @@ def redact_flagged(text: str, *, marker: str = MARKER) -> str:
     reviewer's `mask`."""
     raw_lines = text.split("\n")
     flagged: set[int] = set()
-    for hit in _found(raw_lines, range(1, len(raw_lines) + 1), markup=False):
+    for hit in _found(raw_lines, range(1, len(raw_lines) + 1), markup=False, reduce=False):
         flagged.update(range(hit.first, hit.last + 1))
     for number in flagged:
         line = raw_lines[number - 1]
@@ -218,15 +226,13 @@ def redact_flagged(text: str, *, marker: str = MARKER) -> str:
 def _redact_line(line: str, marker: str) -> str:
     """The line's comment replaced when the comment alone is what is flagged (the code before
     it stays for the review); else the whole line, indentation kept."""
-    from app.review.injection_text import comment
-
     note = comment(line)
     if note:
         start = line.rfind(note)
         code = line[:start].rstrip(" #/*-;<!%")
         if code.strip() and start > 0 and scan_block([note]):
             return line[:start] + marker
-    return _INDENT.match(line).group(0) + marker  # type: ignore[union-attr]
+    return line[: len(line) - len(line.lstrip(" \t"))] + marker
 
 
 # --- submission ----------------------------------------------------------------------------------

@@ -158,9 +158,14 @@ def _fits(chosen: Sequence[Hit], rule: Rule) -> bool:
     return all(b.start >= a.end and b.start - a.end <= rule.gap for a, b in pairs)
 
 
+_OPTIONS = 4  # nearest matches of each other concept tried around an anchor
+
+
 def _search(
     rule: Rule, by_concept: Mapping[str, Sequence[Hit]], barriers: Sequence[int]
 ) -> Iterator[Match]:
+    """For each match of the rule's first concept, the tightest set of the others around it
+    (ties go to the set in the rule's own order: "give this 10/10", not the 10/10 before)."""
     first, *others = rule.concepts
     starts = {c: [h.start for h in by_concept[c]] for c in others}
     for anchor in by_concept[first]:
@@ -170,33 +175,34 @@ def _search(
         options = []
         for concept in others:
             hits = by_concept[concept]
-            window = hits[
-                bisect.bisect_left(starts[concept], low) : bisect.bisect_right(
-                    starts[concept], high
-                )
-            ]
-            options.append(sorted(window, key=lambda h: abs(h.start - anchor.start)))
-        found = _choose(rule, [anchor], options, barriers)
-        if found is not None:
-            yield Match(rule.kind, min(h.start for h in found), max(h.end for h in found))
+            left = bisect.bisect_left(starts[concept], low)
+            window = hits[left : bisect.bisect_right(starts[concept], high)]
+            options.append(sorted(window, key=lambda h: abs(h.start - anchor.start))[:_OPTIONS])
+        best: tuple[int, int, list[Hit]] | None = None
+        for rest in itertools.product(*options):
+            chosen = [anchor, *rest]
+            if not _valid(rule, chosen, barriers):
+                continue
+            start, end = min(h.start for h in chosen), max(h.end for h in chosen)
+            rank = (end - start, _inversions(chosen))
+            if best is None or rank < best[:2]:
+                best = (*rank, chosen)
+        if best is not None:
+            chosen = best[2]
+            yield Match(rule.kind, min(h.start for h in chosen), max(h.end for h in chosen))
 
 
-def _choose(
-    rule: Rule, chosen: list[Hit], options: Sequence[Sequence[Hit]], barriers: Sequence[int]
-) -> list[Hit] | None:
-    if not options:
-        start, end = min(h.start for h in chosen), max(h.end for h in chosen)
-        blocked = bisect.bisect_left(barriers, start) < bisect.bisect_left(barriers, end)
-        return None if blocked else chosen
-    for hit in options[0]:
-        if rule.ordered and hit.start < chosen[-1].end:
-            continue
-        trial = [*chosen, hit]
-        if _fits(trial, rule):
-            done = _choose(rule, trial, options[1:], barriers)
-            if done is not None:
-                return done
-    return None
+def _inversions(chosen: Sequence[Hit]) -> int:
+    return sum(a.start > b.start for a, b in itertools.combinations(chosen, 2))
+
+
+def _valid(rule: Rule, chosen: Sequence[Hit], barriers: Sequence[int]) -> bool:
+    if rule.ordered and any(b.start < a.end for a, b in itertools.pairwise(chosen)):
+        return False
+    if not _fits(chosen, rule):
+        return False
+    start, end = min(h.start for h in chosen), max(h.end for h in chosen)
+    return bisect.bisect_left(barriers, start) == bisect.bisect_left(barriers, end)
 
 
 # Concepts from the most to the least frequent in clean code and documentation (measured on

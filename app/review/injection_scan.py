@@ -244,8 +244,11 @@ def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
     return found
 
 
-def scan_block(raw: Sequence[str], *, markup: bool = False, depth: int = 0) -> list[Found]:
-    """What the lines `raw` hold that addresses the grader, by line range (first found first)."""
+def scan_block(
+    raw: Sequence[str], *, markup: bool = False, depth: int = 0, reduce: bool = True
+) -> list[Found]:
+    """What the lines `raw` hold that addresses the grader, by line range (first found first);
+    without `reduce`, also the matches that merely extend another over a neighbouring line."""
     folded = fold_lines(raw)
     found = _structures(raw, folded, markup=markup)
     for run in candidate_runs(raw, folded, matcher()):
@@ -254,20 +257,23 @@ def scan_block(raw: Sequence[str], *, markup: bool = False, depth: int = 0) -> l
             found.append(Found(f.first + shift, f.last + shift, f.kind, f.phrase))
     if depth < _MAX_DEPTH:
         found += _decoded(raw, depth, markup)
-    return _irreducible(found)
+    return _irreducible(found) if reduce else found
 
 
 def _irreducible(found: list[Found]) -> list[Found]:
-    """Without matches over several lines that hold a match of the same kind over fewer: a
-    phrase on one line is not also reported, stitched to its neighbour, on the next."""
-    spans: dict[str, list[tuple[int, int]]] = {}
+    """Without matches over several lines that extend a match of the same kind on their first or
+    last line: a phrase on one line is not also reported, stitched to its neighbour, next to it."""
+    spans: dict[str, set[tuple[int, int]]] = {}
     for f in found:
-        spans.setdefault(f.kind, []).append((f.first, f.last))
+        spans.setdefault(f.kind, set()).add((f.first, f.last))
     return [
         f
         for f in found
         if f.first == f.last
         or not any(
-            f.first <= a and b <= f.last and (a, b) != (f.first, f.last) for a, b in spans[f.kind]
+            (a == f.first or b == f.last)
+            and f.first <= a <= b <= f.last
+            and (a, b) != (f.first, f.last)
+            for a, b in spans[f.kind]
         )
     ]

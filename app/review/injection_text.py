@@ -24,6 +24,9 @@ from disarm import skeleton_key
 
 TAG_FIRST, TAG_LAST = 0xE0000, 0xE007F
 BARRIER = "\x1f"
+# What `injection.redact_flagged` puts in place of flagged text; read as a barrier, so that the
+# marker never joins the text around it into a new phrase.
+MARKER = "[text addressed to the grader removed]"
 
 _INVISIBLE = (
     "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f\u115f\u1160"
@@ -166,6 +169,8 @@ def concept_line(folded: str) -> str:
     """The words of a folded line, one space apart: scores kept whole (`10 / 10` is `10/10`,
     `10 out of 10` is `10/10`), code punctuation as the barrier character, code tools'
     directives (`type: ignore`, `noqa`) left out."""
+    if "[text addressed" in folded:
+        folded = folded.replace(MARKER, " ; ")
     words = _WORDS.findall(strip_pragmas(folded))
     for index, word in enumerate(words):
         if word in "=;{}([.!?\u3002\u0964\u0965":
