@@ -20,7 +20,8 @@ from app.jobs.arq_queue import ArqQueue
 from app.jobs.base import Queue
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import ReviewJob
-from app.jobs.runner import LLMFactory, Runner, RunnerConfig
+from app.jobs.reviewing import LLMFactory
+from app.jobs.runner import Runner, RunnerConfig
 from app.jobs.store import JobStore
 from app.ledger import Ledger
 from app.metrics import Metrics

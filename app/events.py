@@ -14,6 +14,7 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
+from app.events_tests import GraderRunDone, SkipRun, decide_workflow_run
 from app.jobs.models import CommandJob, PullRequestJob, PushJob, RerunJob, ReviewJob
 
 ZERO_SHA = "0" * 40
@@ -24,6 +25,7 @@ PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"}
 class Decision:
     jobs: tuple[ReviewJob, ...] = ()
     reason: str = ""
+    finished_runs: tuple[GraderRunDone, ...] = ()  # grader runs whose waiting reviews resume
 
 
 class SkipDelivery(Exception):
@@ -283,6 +285,14 @@ async def _comment(event: sansio.Event, ctx: Context) -> Decision:
     return Decision(jobs=(job,))
 
 
+@route("workflow_run")
+async def _workflow_run(event: sansio.Event, ctx: Context) -> Decision:
+    done = decide_workflow_run(event.data)
+    if isinstance(done, SkipRun):
+        return Decision(reason=done.reason)
+    return Decision(reason=f"grader run {done.run_id} completed", finished_runs=(done,))
+
+
 @route("installation")
 @route("installation_repositories")
 async def _installation(event: sansio.Event, ctx: Context) -> Decision:
@@ -301,4 +311,6 @@ async def decide(event: sansio.Event, ctx: Context) -> Decision:
     if not decisions:
         return Decision(reason=f"{event.event} {event.data.get('action')!r} is not handled")
     jobs = tuple(job for d in decisions for job in d.jobs)
-    return Decision(jobs=jobs, reason="; ".join(d.reason for d in decisions if d.reason))
+    runs = tuple(run for d in decisions for run in d.finished_runs)
+    reason = "; ".join(d.reason for d in decisions if d.reason)
+    return Decision(jobs=jobs, reason=reason, finished_runs=runs)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.jobs.models import ReviewJob
+from app.jobs.models import ReviewJob, job_from_dict
 from app.ledger_engine import as_ledger_error, migrate, open_engine, refused_row
 
 metadata = sa.MetaData()
@@ -70,6 +70,12 @@ reviews = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.Text),
+    # Hidden tests (migration 0004): waits for the grader run do not count as attempts.
+    sa.Column("waits", sa.Integer, nullable=False, default=0, server_default="0"),
+    sa.Column("tests_correlation", sa.String(64), index=True),
+    sa.Column("tests_grader", sa.String(512)),
+    sa.Column("tests_run_id", sa.BigInteger),
+    sa.Column("tests_result", sa.Text),
 )
 
 findings = sa.Table(
@@ -103,8 +109,8 @@ reviewer_issues = sa.Table(
     sa.Column("comment_id", sa.BigInteger),
 )
 
-# States: queued -> running -> done | failed | superseded.
-UNFINISHED = ("queued", "running")
+# States: queued -> running [-> waiting (hidden tests) -> running] -> done | failed | superseded.
+UNFINISHED = ("queued", "running", "waiting")
 
 
 def utcnow() -> datetime:
@@ -287,7 +293,8 @@ class Ledger:
             return _new_id(result)
 
     async def runnable(self) -> list[int]:
-        """Reviews a worker may take now: queued, or running under an expired lease."""
+        """Reviews a worker may take now: queued, running under an expired lease, or waiting
+        for hidden tests whose wait is over."""
         now = utcnow()
         async with self.engine.connect() as conn:
             rows = (
@@ -297,7 +304,7 @@ class Ledger:
                         sa.or_(
                             reviews.c.state == "queued",
                             sa.and_(
-                                reviews.c.state == "running",
+                                reviews.c.state.in_(("running", "waiting")),
                                 sa.or_(
                                     reviews.c.lease_until.is_(None), reviews.c.lease_until < now
                                 ),
@@ -319,7 +326,7 @@ class Ledger:
                         reviews.c.subject == subject,
                         reviews.c.id > review_id,
                         reviews.c.head_sha != "",  # a /review command not yet authorised
-                        reviews.c.state.in_(("queued", "running", "done")),
+                        reviews.c.state.in_(("queued", "running", "waiting", "done")),
                     )
                     .order_by(reviews.c.id.desc())
                     .limit(1)
@@ -337,6 +344,38 @@ class Ledger:
                     .limit(1)
                 )
             ).scalar_one_or_none()
+
+    async def requests_since(self, subject: str, since: datetime, before_id: int) -> int:
+        """How many re-runs and `/review` commands of this subject arrived since `since`
+        (reviews that people asked for, as opposed to pushes and PR events)."""
+        async with self.engine.connect() as conn:
+            count = (
+                await conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(reviews.join(deliveries, deliveries.c.id == reviews.c.delivery_id))
+                    .where(
+                        reviews.c.subject == subject,
+                        reviews.c.id < before_id,
+                        reviews.c.created_at >= since,
+                        deliveries.c.event.in_(("check_run", "check_suite", "issue_comment")),
+                    )
+                )
+            ).scalar_one()
+        return int(count)
+
+    async def jobs_for_head(self, repo: str, head_sha: str, limit: int = 10) -> list[ReviewJob]:
+        """The jobs of the newest reviews of this commit, newest first (to re-run it as what
+        it was)."""
+        async with self.engine.connect() as conn:
+            texts = (
+                await conn.execute(
+                    sa.select(reviews.c.job)
+                    .where(reviews.c.repo == repo, reviews.c.head_sha == head_sha)
+                    .order_by(reviews.c.id.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+            return [job_from_dict(json.loads(text)) for text in texts]
 
     async def get(self, review_id: int) -> StoredReview | None:
         async with self.engine.connect() as conn:
@@ -412,7 +451,7 @@ def _new_id(result: Any) -> int:
 def _stored(row: Any) -> StoredReview:
     return StoredReview(
         id=int(row.id),
-        job=ReviewJob.from_dict(json.loads(row.job)),
+        job=job_from_dict(json.loads(row.job)),
         state=str(row.state),
         attempts=int(row.attempts),
         check_run_id=int(row.check_run_id) if row.check_run_id is not None else None,

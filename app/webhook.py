@@ -182,6 +182,14 @@ async def webhook(request: Request) -> Response:
         return JSONResponse({"status": "duplicate"}, status_code=200)
     for review_id in review_ids:
         await services.queue.enqueue(review_id)
+    for run in decision.finished_runs:  # a grader run finished: its waiting review resumes
+        try:
+            woken = await services.store.wake(run.correlation, grader_repo=run.repo)
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("delivery %s: could not wake reviews: %s", delivery_id, type(exc).__name__)
+            return error(503, "the ledger is unavailable; GitHub can redeliver this later")
+        for review_id in woken:
+            await services.queue.enqueue(review_id)
     if not review_ids:
         services.metrics.delivery(event_name, "ignored")
         log.info("delivery %s: %s %s: %s", delivery_id, event_name, _action(data), outcome)

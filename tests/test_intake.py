@@ -9,15 +9,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.intake import Intake
-from app.jobs.models import ReviewJob
+from app.jobs.models import PushJob, ReviewJob
 from app.ledger import Delivery, Ledger, deliveries, reviews
 from tests.conftest import Harness
 from tests.support import push_payload
 
 
 def job(n: int) -> ReviewJob:
-    return ReviewJob(
-        installation_id=1, repo="acme/t", head_sha=f"{n:040x}", kind="push",
+    return PushJob(
+        installation_id=1, repo="acme/t", head_sha=f"{n:040x}",
         delivery_id=f"d{n}", event="push", received_at="2026-11-30T00:00:00+00:00", ref="main",
     )
 

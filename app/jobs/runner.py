@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx2
@@ -20,42 +20,32 @@ import httpx2
 from app.github.api import GitHubClient
 from app.github.assignments import AssignmentSource
 from app.github.auth import AuthError, TokenCache
-from app.github.content import fetch_contents
-from app.github.fetch import Fetched
 from app.github.publish import complete_check_run, start_check_run
 from app.jobs import conclude as conclude_
-from app.jobs.authority import is_reviewer
+from app.jobs import reviewing
 from app.jobs.extras import deliver_extras
-from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
-from app.jobs.models import PullRequestJob, ResolvedJob, ReviewJob
+from app.jobs.failures import EXPECTED_FAILURES, failure_sentence
+from app.jobs.models import ResolvedJob, ReviewJob
 from app.jobs.reading import (
     ConfigProblem,
     Skip,
     assignment_for,
-    fetch_change,
-    pull_text,
     resolve,
 )
 from app.jobs.record import Work, account, outcome_for, record
+from app.jobs.reviewing import LLMFactory
 from app.jobs.store import Attempt, GiveUp, JobStore, LeaseLost, Outcome
+from app.jobs.tests_phase import TestsDeps, Wait, hidden_tests, tests_running
 from app.ledger import Ledger
 from app.metrics import Metrics
 from app.render import CheckOutput, render_check_output
 from app.review.assignment import Assignment
-from app.review.engine import (
-    AssessmentCache,
-    ReviewPlan,
-    assessment_from_json,
-    assessment_to_json,
-    review_submission,
-)
-from app.review.llm import LLMAssessment, LLMReviewer
-from app.review.models import Review, Reviewer, ReviewError, Submission
+from app.review.models import Review, Reviewer, ReviewError
+from app.review.tests_outcome import TestOutcome
 
 log = logging.getLogger(__name__)
 
 
-LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +85,14 @@ class Runner:
         self.tokens = tokens
         self.store = store
         self.ledger: Ledger = store.ledger  # reads only: every write goes through the store
-        self.reviewers = reviewers
-        self.llm = llm
-        self.prices = prices or {}
+        self.review_deps = reviewing.ReviewDeps(
+            store=store,
+            reviewers=reviewers,
+            llm=llm,
+            prices=prices or {},
+            max_file_bytes=config.max_file_bytes,
+            max_archive_bytes=config.max_archive_bytes,
+        )
         self.metrics = metrics or Metrics()
         self.assignments = assignments or AssignmentSource()
         self.sleep = sleep
@@ -154,8 +149,17 @@ class Runner:
                 assignment = await self.prepare(work)
                 if assignment is None:
                     return
+                tests = None
+                if assignment.tests is not None:
+                    got = await self.hidden_tests(work, assignment)
+                    if isinstance(got, Wait):
+                        await self._wait(work, got)
+                        return
+                    tests = got
                 try:
-                    review = await self.review(work.client, work.target, assignment)
+                    review = await reviewing.review(
+                        self.review_deps, work.client, work.target, assignment, tests=tests
+                    )
                 except TimeoutError as exc:
                     raise ReviewError(f"The review took longer than {limit:g} seconds.") from exc
                 output = await self.publish(work, assignment, review)
@@ -264,23 +268,31 @@ class Runner:
             return Skip(f"re-runs of this submission are limited to {limit} an hour")
         return job
 
-    async def _asked_by_reviewer(
-        self, gh: GitHubClient, job: ResolvedJob, assignment: Assignment, fetched: Fetched
-    ) -> bool:
-        """Whether whoever asked for this re-run may have a fresh grade: a reviewer who is
-        neither the PR's author nor one of the submission's committers."""
-        author = await _pr_author(gh, job)
-        return await is_reviewer(
-            gh, assignment, org=job.repo.split("/", 1)[0], login=job.sender,
-            candidates={*fetched.committers, *([author] if author else [])},
+    async def hidden_tests(self, work: Work, assignment: Assignment) -> TestOutcome | Wait:
+        """The grader run's outcome, or how long to wait for it (see tests_phase)."""
+        assert assignment.tests is not None and self.tokens is not None
+        job = work.target
+        fresh = job.fresh and await reviewing.asked_by_reviewer(work.client, job, assignment)
+        deps = TestsDeps(self.store, self.client(), self.tokens.jwt())
+        return await hidden_tests(
+            deps, work.client, work.attempt, job, assignment.tests, reuse=not fresh
         )
+
+    async def _wait(self, work: Work, wait: Wait) -> None:
+        """Free the worker until the grader run completes; the check run says tests run."""
+        if work.check_run_id is not None:
+            await tests_running(work.client, work.job.repo, work.check_run_id)
+        await self.store.wait(work.attempt, wait.until)
+        log.info("review %s waits for its hidden tests until %s", work.attempt.review_id,
+                 wait.until.isoformat())
 
     async def publish(self, work: Work, assignment: Assignment, review: Review) -> CheckOutput:
         """Complete the check run, once this attempt has made sure it still owns the review."""
         await self.checkpoint(work)
         await self.store.renew(work.attempt)  # LeaseLost: a newer attempt publishes instead
         show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
-        output = await render_check_output(review, show_score=show_score)
+        sees = assignment.tests.candidate_sees if assignment.tests else "nothing"
+        output = await render_check_output(review, show_score=show_score, tests_sees=sees)
         if work.check_run_id is not None:
             await complete_check_run(work.client, work.job.repo, work.check_run_id, output)
         work.completed = True
@@ -326,70 +338,3 @@ class Runner:
             await record(self.store, work.attempt, outcome, sleep=self.sleep)
         except LeaseLost as exc:
             log.warning("review %s: result not recorded: %s", work.attempt.review_id, exc)
-
-    # --- reviewing ---------------------------------------------------------------------------
-
-    def cache(self) -> AssessmentCache:
-        async def get(key: str) -> LLMAssessment | None:
-            text = await self.ledger.cached_assessment(key)
-            return assessment_from_json(text) if text is not None else None
-
-        async def put(key: str, assessment: LLMAssessment) -> None:
-            await self.store.store_assessment(key, assessment_to_json(assessment))
-
-        return get, put
-
-    async def review(self, gh: GitHubClient, job: ResolvedJob, assignment: Assignment) -> Review:
-        fetched = await fetch_change(gh, job, assignment)
-        change = fetched.change
-        contents = await fetch_contents(
-            gh,
-            repo=job.repo,
-            ref=job.head_sha,
-            paths=[f.path for f in change.files],
-            max_file_bytes=self.config.max_file_bytes,
-            max_archive_bytes=self.config.max_archive_bytes,
-        )
-        title, body = await pull_text(gh, job)
-        submission = Submission(
-            repo=job.repo,
-            change=change,
-            contents=contents.files,
-            title=title,
-            body=body,
-            commit_messages=fetched.commit_messages,
-        )
-        llm, model = self.llm(assignment) if self.llm is not None else (None, "")
-        fresh = job.fresh and await self._asked_by_reviewer(gh, job, assignment, fetched)
-        plan = ReviewPlan(
-            assignment=assignment,
-            reviewers=tuple(self.reviewers(job)),
-            llm=llm,
-            model=model,
-            prices=self.prices,
-            fresh=fresh,
-            reuse_only=job.fresh and not fresh,
-            received_at=parse_time(job.received_at),
-        )
-        review = await review_submission(submission, plan, self.cache())
-        if contents.too_large:
-            review = _with_note(
-                review,
-                f"{len(contents.too_large)} file(s) over {self.config.max_file_bytes} bytes were "
-                "not analysed: " + ", ".join(contents.too_large[:10]) + ".",
-            )
-        return review
-
-
-async def _pr_author(gh: GitHubClient, job: ResolvedJob) -> str | None:
-    if not isinstance(job, PullRequestJob):
-        return None
-    if job.author is not None:
-        return job.author
-    pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
-    login = (pr.get("user") or {}).get("login")
-    return login if isinstance(login, str) else None
-
-
-def _with_note(review: Review, note: str) -> Review:
-    return replace(review, notes=(*review.notes, note))

@@ -200,19 +200,17 @@ class JobStore:
         `wake` (the workflow_run webhook) or `until` (poll, or give up on the run)."""
         await self._write(attempt, state="waiting", lease_until=until, waits=reviews.c.waits + 1)
 
-    async def wake(self, correlation: str) -> list[int]:
-        """The grader run of `correlation` completed: its waiting reviews become claimable."""
-        async with self.engine.begin() as conn:
-            ids = list(
-                (
-                    await conn.execute(
-                        sa.select(reviews.c.id).where(
-                            reviews.c.tests_correlation == correlation,
-                            reviews.c.state == "waiting",
-                        )
-                    )
-                ).scalars()
+    async def wake(self, correlation: str, *, grader_repo: str | None = None) -> list[int]:
+        """The grader run of `correlation` completed: its waiting reviews become claimable.
+        Only a run of the grader repository wakes anything (a candidate's own workflow can copy
+        the run's title); the resumed attempt reads the run from GitHub itself anyway."""
+        match = [reviews.c.tests_correlation == correlation, reviews.c.state == "waiting"]
+        if grader_repo is not None:
+            match.append(
+                sa.func.lower(reviews.c.tests_grader).startswith(f"{grader_repo.lower()}:")
             )
+        async with self.engine.begin() as conn:
+            ids = list((await conn.execute(sa.select(reviews.c.id).where(*match))).scalars())
             if ids:
                 await conn.execute(
                     reviews.update()

@@ -1,0 +1,126 @@
+"""The review phase: read the submission from GitHub and run the pipeline on it.
+
+Whether a re-run gets a fresh grade is decided here, once the submission's committers are
+known: only a reviewer who is neither the PR's author nor a committer gets one; anyone else's
+re-run re-publishes the stored assessment without calling the LLM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from app.github.api import GitHubClient
+from app.github.content import fetch_contents
+from app.github.fetch import Fetched
+from app.jobs.authority import is_reviewer
+from app.jobs.failures import parse_time
+from app.jobs.models import PullRequestJob, ResolvedJob, ReviewJob
+from app.jobs.reading import fetch_change, pull_text
+from app.jobs.store import JobStore
+from app.review.assignment import Assignment
+from app.review.engine import (
+    AssessmentCache,
+    ReviewPlan,
+    assessment_from_json,
+    assessment_to_json,
+    review_submission,
+)
+from app.review.llm import LLMAssessment, LLMReviewer
+from app.review.models import Review, Reviewer, Submission
+from app.review.tests_outcome import TestOutcome
+
+LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDeps:
+    store: JobStore
+    reviewers: Callable[[ReviewJob], Sequence[Reviewer]]
+    llm: LLMFactory | None
+    prices: dict[str, tuple[float, float]]
+    max_file_bytes: int
+    max_archive_bytes: int
+
+
+def assessment_cache(store: JobStore) -> AssessmentCache:
+    async def get(key: str) -> LLMAssessment | None:
+        text = await store.ledger.cached_assessment(key)
+        return assessment_from_json(text) if text is not None else None
+
+    async def put(key: str, assessment: LLMAssessment) -> None:
+        await store.store_assessment(key, assessment_to_json(assessment))
+
+    return get, put
+
+
+async def pr_author(gh: GitHubClient, job: ResolvedJob) -> str | None:
+    if not isinstance(job, PullRequestJob):
+        return None
+    if job.author is not None:
+        return job.author
+    pr = await gh.getitem(f"/repos/{job.repo}/pulls/{job.number}")
+    login = (pr.get("user") or {}).get("login")
+    return login if isinstance(login, str) else None
+
+
+async def asked_by_reviewer(
+    gh: GitHubClient, job: ResolvedJob, assignment: Assignment, committers: Sequence[str] = ()
+) -> bool:
+    """Whether whoever asked for this re-run may have a fresh grade: a reviewer who is neither
+    the PR's author nor one of the submission's committers."""
+    author = await pr_author(gh, job)
+    return await is_reviewer(
+        gh, assignment, org=job.repo.split("/", 1)[0], login=job.sender,
+        candidates={*committers, *([author] if author else [])},
+    )
+
+
+async def review(
+    deps: ReviewDeps,
+    gh: GitHubClient,
+    job: ResolvedJob,
+    assignment: Assignment,
+    *,
+    tests: TestOutcome | None = None,
+) -> Review:
+    fetched: Fetched = await fetch_change(gh, job, assignment)
+    change = fetched.change
+    contents = await fetch_contents(
+        gh,
+        repo=job.repo,
+        ref=job.head_sha,
+        paths=[f.path for f in change.files],
+        max_file_bytes=deps.max_file_bytes,
+        max_archive_bytes=deps.max_archive_bytes,
+    )
+    title, body = await pull_text(gh, job)
+    submission = Submission(
+        repo=job.repo,
+        change=change,
+        contents=contents.files,
+        title=title,
+        body=body,
+        commit_messages=fetched.commit_messages,
+    )
+    llm, model = deps.llm(assignment) if deps.llm is not None else (None, "")
+    fresh = job.fresh and await asked_by_reviewer(gh, job, assignment, fetched.committers)
+    plan = ReviewPlan(
+        assignment=assignment,
+        reviewers=tuple(deps.reviewers(job)),
+        llm=llm,
+        model=model,
+        prices=deps.prices,
+        fresh=fresh,
+        reuse_only=job.fresh and not fresh,
+        received_at=parse_time(job.received_at),
+        tests=tests,
+    )
+    result = await review_submission(submission, plan, assessment_cache(deps.store))
+    if contents.too_large:
+        note = (
+            f"{len(contents.too_large)} file(s) over {deps.max_file_bytes} bytes were not "
+            "analysed: " + ", ".join(contents.too_large[:10]) + "."
+        )
+        result = replace(result, notes=(*result.notes, note))
+    return result
