@@ -124,6 +124,7 @@ async def build_worker(
             max_file_bytes=settings.max_file_bytes,
             max_archive_bytes=settings.max_archive_bytes,
             review_timeout=settings.review_timeout_seconds,
+            app_id=int(settings.github_app_id) if settings.github_app_id.isdigit() else None,
         ),
         http=http,
         tokens=tokens,

@@ -18,6 +18,22 @@ from app.review.models import Review, Severity
 from app.review.tests_render import reviewer_tests_section
 
 
+def _candidate_ci(review: Review) -> list[str]:
+    untrusted = any(c.untrusted for c in review.candidate_ci)
+    out = ["### The candidate's own CI (information, not evidence)", ""]
+    if untrusted:
+        out += [
+            "**Untrusted:** the submission changed its CI configuration (`.github/workflows`), "
+            "so a green check may be its own doing.",
+            "",
+        ]
+    for c in review.candidate_ci:
+        result = c.conclusion or c.status
+        link = f" ({md(c.url)})" if c.url else ""
+        out.append(f"- {md(c.app)} / {md(c.name)}: {md(result)}{link}")
+    return [*out, ""]
+
+
 def reviewer_report(
     review: Review,
     *,
@@ -54,6 +70,8 @@ def reviewer_report(
         out += ["### Possible attempts to influence the review", "", *findings_list(flagged), ""]
     if tests := reviewer_tests_section(review.tests):
         out += [tests.rstrip("\n"), ""]
+    if review.candidate_ci:
+        out += _candidate_ci(review)
     counts = Counter(f.severity for f in review.findings)
     out.append(
         f"Findings on changed lines: {counts[Severity.ERROR]} error, "

@@ -7,14 +7,16 @@ re-run re-publishes the stored assessment without calling the LLM.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.github.api import GitHubClient
+from app.github.candidate_ci import candidate_ci, workflows_changed
 from app.github.content import fetch_contents
 from app.github.fetch import Fetched
 from app.jobs.authority import is_reviewer
-from app.jobs.failures import parse_time
+from app.jobs.failures import EXPECTED_FAILURES, parse_time
 from app.jobs.models import PullRequestJob, ResolvedJob, ReviewJob
 from app.jobs.reading import fetch_change, pull_text
 from app.jobs.store import JobStore
@@ -27,8 +29,10 @@ from app.review.engine import (
     review_submission,
 )
 from app.review.llm import LLMAssessment, LLMReviewer
-from app.review.models import Review, Reviewer, Submission
+from app.review.models import Change, CIEntry, Review, Reviewer, Submission
 from app.review.tests_outcome import TestOutcome
+
+log = logging.getLogger(__name__)
 
 LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
 
@@ -41,6 +45,7 @@ class ReviewDeps:
     prices: dict[str, tuple[float, float]]
     max_file_bytes: int
     max_archive_bytes: int
+    app_id: int | None = None  # this app's: its own check runs are not the candidate's CI
 
 
 def assessment_cache(store: JobStore) -> AssessmentCache:
@@ -73,6 +78,22 @@ async def asked_by_reviewer(
     return await is_reviewer(
         gh, assignment, org=job.repo.split("/", 1)[0], login=job.sender,
         candidates={*committers, *([author] if author else [])},
+    )
+
+
+async def _candidate_ci(
+    gh: GitHubClient, job: ResolvedJob, change: Change, app_id: int
+) -> tuple[CIEntry, ...]:
+    paths = [p for f in change.files for p in (f.path, f.previous_path) if p]
+    try:
+        checks = await candidate_ci(
+            gh, job.repo, job.head_sha, app_id=app_id, workflows_changed=workflows_changed(paths)
+        )
+    except EXPECTED_FAILURES as exc:
+        log.warning("could not list the candidate's own CI on %s: %s", job.repo, exc)
+        return ()
+    return tuple(
+        CIEntry(c.app, c.name, c.status, c.conclusion, c.url, c.untrusted) for c in checks
     )
 
 
@@ -117,6 +138,8 @@ async def review(
         tests=tests,
     )
     result = await review_submission(submission, plan, assessment_cache(deps.store))
+    if assignment.reviewer_repo and deps.app_id is not None:  # shown to reviewers only
+        result = replace(result, candidate_ci=await _candidate_ci(gh, job, change, deps.app_id))
     if contents.too_large:
         note = (
             f"{len(contents.too_large)} file(s) over {deps.max_file_bytes} bytes were not "

@@ -55,6 +55,7 @@ class RunnerConfig:
     max_file_bytes: int
     max_archive_bytes: int
     review_timeout: float = 600.0
+    app_id: int | None = None
 
 
 class Superseded(Exception):
@@ -92,6 +93,7 @@ class Runner:
             prices=prices or {},
             max_file_bytes=config.max_file_bytes,
             max_archive_bytes=config.max_archive_bytes,
+            app_id=config.app_id,
         )
         self.metrics = metrics or Metrics()
         self.assignments = assignments or AssignmentSource()

@@ -142,6 +142,19 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class CIEntry:
+    """A check of another app on the reviewed commit (the candidate's own CI): information for
+    reviewers, never evidence; `untrusted` when the submission changed its CI configuration."""
+
+    app: str
+    name: str
+    status: str
+    conclusion: str | None
+    url: str
+    untrusted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Review:
     """The finished review: findings on changed lines, scores, and what was left out and why."""
 
@@ -160,6 +173,7 @@ class Review:
     cost_usd: float = 0.0
     # The hidden tests' report, or why there is none; None when the assignment has no tests.
     tests: TestOutcome | None = None
+    candidate_ci: tuple[CIEntry, ...] = ()  # reviewer-only
 
     @property
     def worst(self) -> Severity | None:
