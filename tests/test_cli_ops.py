@@ -240,6 +240,7 @@ def test_report_json_to_a_file(
         "points": 10,
         "flags": 1,
         "cost_usd": 0.0123,
+        "tests": None,  # the assignment has no hidden tests
     }
     assert data["submissions"][1]["scores"] == {"correctness": 4.0, "style": None}
 

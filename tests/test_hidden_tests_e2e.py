@@ -15,6 +15,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from app.cli.report import submissions, to_csv
 from app.config import Settings
 from app.github.actions import INPUT_NAMES
 from app.jobs import tests_phase
@@ -135,6 +136,11 @@ async def test_the_worker_is_free_while_tests_run_and_the_tests_decide_the_crite
     [row] = await ledger_rows(h)
     assert row["state"] == "done" and row["scores"] is not None
     assert len(fake_llm.requests) == 1
+    [exported] = await submissions(h.services.ledger, "backend-take-home")
+    assert exported.tests is not None and exported.tests["counts"]["failed"] == 1
+    assert "3/4 passed" in to_csv([exported])
+    failing = [c for c in exported.tests["cases"] if c["outcome"] == "failed"]
+    assert [(c["name"], c["message"]) for c in failing] == [("test_bad_0", "wrong")]
 
 
 async def test_a_run_that_never_completes_times_out_without_failing_the_criterion(

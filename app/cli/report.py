@@ -53,6 +53,22 @@ class Submission:
     points: int | None
     flags: int
     cost_usd: float
+    tests: dict[str, Any] | None = None  # the hidden tests' full outcome (every failure)
+
+
+def _tests(text: str | None) -> dict[str, Any] | None:
+    data = json.loads(text) if text else None
+    return data if isinstance(data, dict) and not data.get("pending") else None
+
+
+def _tests_cell(tests: dict[str, Any] | None) -> str:
+    """`7/10 passed`, or why there are no results; empty without hidden tests."""
+    if tests is None:
+        return ""
+    counts = tests.get("counts")
+    if isinstance(counts, dict):
+        return f"{counts.get('passed', 0)}/{counts.get('total', 0)} passed"
+    return f"no results: {tests.get('missing')}"
 
 
 def _received(job: dict[str, Any], created_at: datetime | None) -> str:
@@ -76,6 +92,7 @@ def _submission(row: Any) -> Submission:
         points=int(row.points) if row.points is not None else None,
         flags=int(row.flags or 0),
         cost_usd=float(row.cost_usd or 0.0),
+        tests=_tests(row.tests_result),
     )
 
 
@@ -84,7 +101,7 @@ async def submissions(ledger: Ledger, assignment: str) -> list[Submission]:
     c = reviews.c
     columns = (c.repo, c.head_sha, c.job, c.created_at, c.late, c.score, c.points, c.scores)
     query = (
-        sa.select(*columns, c.flags, c.cost_usd)
+        sa.select(*columns, c.flags, c.cost_usd, c.tests_result)
         .where(reviews.c.assignment == assignment, reviews.c.state == "done")
         .order_by(reviews.c.finished_at, reviews.c.id)
     )
@@ -131,7 +148,8 @@ def to_csv(found: list[Submission]) -> str:
     columns = [*FIXED, *(c if c not in FIXED + TOTALS else f"criterion:{c}" for c in criteria)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*columns, *TOTALS])
+    with_tests = any(s.tests is not None for s in found)
+    writer.writerow([*columns, *TOTALS, *(["tests"] if with_tests else [])])
     for s in found:
         writer.writerow(
             [
@@ -145,6 +163,7 @@ def to_csv(found: list[Submission]) -> str:
                 "" if s.points is None else str(s.points),
                 str(s.flags),
                 f"{s.cost_usd:.6f}",
+                *([_cell(_tests_cell(s.tests))] if with_tests else []),
             ]
         )
     return out.getvalue()
@@ -166,6 +185,7 @@ def to_json(assignment: str, found: list[Submission]) -> str:
                 "points": s.points,
                 "flags": s.flags,
                 "cost_usd": round(s.cost_usd, 6),
+                "tests": s.tests,
             }
             for s in found
         ],
