@@ -153,6 +153,7 @@ async def test_wrong_method_and_unknown_paths_answer_json(idle_harness: Harness)
 MIB = 1024 * 1024
 CHUNK = 256 * 1024
 UNSIGNED = "sha256=" + "0" * 64  # well-formed, so the body has to be read to be refused
+SAFETY = 30  # seconds; only turns a regression (a body waited for without end) into a failure
 
 
 def client_for(harness: Harness, budget: BodyBudget) -> httpx2.AsyncClient:
@@ -214,7 +215,7 @@ async def test_concurrent_unsigned_bodies_hold_no_more_than_the_budget(
     503 with Retry-After; a signed ping sent meanwhile fits in the reserve and is answered."""
     budget = BodyBudget(3 * MIB, reserve=1 * MIB)
     gate = Gate(expected=12)
-    async with client_for(idle_harness, budget) as client:
+    async with asyncio.timeout(SAFETY), client_for(idle_harness, budget) as client:
         attack = [
             asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers())) for _ in range(12)
         ]
@@ -241,7 +242,7 @@ async def test_a_declared_body_over_the_budget_is_503_before_reading(
 ) -> None:
     budget = BodyBudget(3 * MIB, reserve=1 * MIB)
     gate = Gate(expected=2)
-    async with client_for(idle_harness, budget) as client:
+    async with asyncio.timeout(SAFETY), client_for(idle_harness, budget) as client:
         first = asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers(2 * MIB)))
         second = asyncio.create_task(gate.post(client, 2 * MIB, unsigned_headers(2 * MIB)))
         held, refused = await asyncio.gather(first, second)
@@ -287,7 +288,7 @@ async def test_a_body_not_finished_in_time_is_408(slow_harness: Harness) -> None
         yield b'"never"}'
 
     payload = b'{"zen": "never"}'
-    async with client_for(slow_harness, budget) as client:
+    async with asyncio.timeout(SAFETY), client_for(slow_harness, budget) as client:
         for headers in (delivery_headers("ping", payload), unsigned_headers(len(payload))):
             response = await client.post("/webhook", content=stalled(), headers=headers)
             assert response.status_code == 408, response.text

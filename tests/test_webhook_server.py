@@ -31,7 +31,10 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[str, int]]:
     port = sock.getsockname()[1]
     async with running_services(settings, start_workers=False, reviewers=lambda job: ()) as svc:
         app = create_app(settings, services=svc)
-        config = server_config(settings, app, lifespan="off", access_log=False)
+        # A short graceful shutdown: a connection still held at the end must not hang the test.
+        config = server_config(
+            settings, app, lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         try:
