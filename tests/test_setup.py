@@ -92,6 +92,10 @@ def text_of(path: Path) -> str:
     return path.read_text()
 
 
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
 def seed(fake: FakeGitHub, code: str, pem: str, **extra: Any) -> None:
     fake.manifest_codes[code] = {
         "id": 77,
@@ -402,7 +406,7 @@ async def test_any_credential_written_meanwhile_closes_setup(
     """A credential put in .env after the start (by hand, or by an earlier registration) closes
     both pages, even for a state issued before it."""
     state = await start(client)
-    env_path.write_text(EXISTING_ENV + line + "\n")
+    write(env_path, EXISTING_ENV + line + "\n")
     before = text_of(env_path)
     assert (await client.get("/setup", params={"token": TOKEN})).status_code == 403
     seed(fake_github, "c0de", private_pem)
@@ -418,7 +422,7 @@ async def test_the_token_is_spent_by_one_registration(
     seed(fake_github, "c0de", private_pem)
     done = await client.get("/setup/callback", params={"code": "c0de", "state": first})
     assert done.status_code == 200
-    env_path.write_text(EXISTING_ENV)  # even with the credentials taken out again
+    write(env_path, EXISTING_ENV)  # even with the credentials taken out again
     assert (await client.get("/setup", params={"token": TOKEN})).status_code == 403
     seed(fake_github, "c0de-2", private_pem, id=78)
     again = await client.get("/setup/callback", params={"code": "c0de-2", "state": second})
