@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # A running review's claim; its worker renews it, and a dead worker's review is retried
     # once it runs out.
     review_lease_seconds: float = Field(default=90.0, gt=0)
+    # Attempts at one review (a worker that dies mid-review costs one); then it gives up.
+    review_max_attempts: int = Field(default=3, ge=1, le=20)
     ruff_path: str | None = None
 
     @field_validator("log_level")
@@ -100,8 +102,6 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
-    # Attempts at one review (a worker that dies mid-review costs one); then it gives up.
-    review_max_attempts: int = Field(default=3, ge=1, le=20)
 
     @field_validator("database_url")
     @classmethod
