@@ -16,6 +16,15 @@ def _secrets(settings: Settings) -> list[str]:
     return values
 
 
+def _settle_heap() -> None:
+    """Move everything imported at start out of the collector's sight: a full collection of
+    the whole heap otherwise stalls the event loop for 90-180 ms (bench looplag)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings) -> int:
     import asyncio
     import logging
@@ -47,6 +56,7 @@ def serve(settings: Settings) -> int:
             setup_link,
         )
     server = uvicorn.Server(server_config(settings, create_app(settings)))
+    _settle_heap()
     server.run()
     return 0 if server.started else 3
 
@@ -60,6 +70,7 @@ def worker(settings: Settings) -> int:
     settings.validate_for_service()
     asyncio.run(preflight(settings))
     configure(settings.log_level, settings.log_format, _secrets(settings))
+    _settle_heap()
     asyncio.run(run_worker(settings))
     return 0
 
