@@ -76,6 +76,23 @@ reviews = sa.Table(
     sa.Column("tests_grader", sa.String(512)),
     sa.Column("tests_run_id", sa.BigInteger),
     sa.Column("tests_result", sa.Text),
+    # Cohort integrity (migration 0005), reviewer-only: history signals and top matches (JSON).
+    sa.Column("history", sa.Text),
+    sa.Column("similarity", sa.Text),
+)
+
+# A submission's code fingerprints (winnowed hashes of normalised tokens), per assignment.
+fingerprints = sa.Table(
+    "fingerprints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_id", sa.Integer, sa.ForeignKey("reviews.id"), nullable=False, index=True),
+    sa.Column("assignment", sa.String(128), nullable=False, index=True),
+    sa.Column("repo", sa.String(256), nullable=False),
+    sa.Column("hash", sa.BigInteger, nullable=False, index=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("start_line", sa.Integer, nullable=False),
+    sa.Column("end_line", sa.Integer, nullable=False),
 )
 
 findings = sa.Table(
