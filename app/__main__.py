@@ -76,13 +76,13 @@ def worker(settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import check_config, replay, report, review
+    from app.cli import check_config, migrate, replay, report, review
 
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web service (and in-process workers)")
     commands.add_parser("worker", help="run review workers on Redis (QUEUE_URL)")
-    for command in (check_config, review, replay, report):
+    for command in (check_config, review, replay, report, migrate):
         command.add_parser(commands)
     return parser
 
