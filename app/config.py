@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     review_lease_seconds: float = Field(default=90.0, gt=0)
     # Attempts at one review (a worker that dies mid-review costs one); then it gives up.
     review_max_attempts: int = Field(default=3, ge=1, le=20)
+    # Days to keep a finished review's findings, fingerprints, history, similarity and test
+    # results, and stored LLM assessments (`python -m app purge`); 0 keeps them forever.
+    retention_days: int = Field(default=0, ge=0)
     ruff_path: str | None = None
 
     @field_validator("log_level")
