@@ -60,8 +60,12 @@ def llm_factory(settings: Settings, client: openai.AsyncOpenAI) -> LLMFactory:
     return build
 
 
-def openai_client(settings: Settings, http: httpx2.AsyncClient | None = None) -> openai.AsyncOpenAI:
+def openai_client(
+    settings: Settings, http: httpx2.AsyncClient | None = None, metrics: Metrics | None = None
+) -> openai.AsyncOpenAI:
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+    if http is None and metrics is not None:  # count answers by status (ReloLLMErrors alert)
+        http = openai.DefaultAsyncHttpxClient(event_hooks={"response": [metrics.llm_response]})
     return openai.AsyncOpenAI(
         api_key=key,
         base_url=settings.openai_base_url,
@@ -115,7 +119,7 @@ async def build_worker(
         http = httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, connect=10.0))
         stack.push_async_callback(http.aclose)
     if llm is None and settings.llm_configured:
-        llm = openai_client(settings)
+        llm = openai_client(settings, metrics=metrics)
         stack.push_async_callback(llm.close)
     runner = Runner(
         config=RunnerConfig(

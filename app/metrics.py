@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
@@ -58,6 +60,30 @@ class Metrics:
             "Worker or sweeper loops of this process that have stopped",
             registry=self.registry,
         )
+
+        # For the alert rules (deploy/alerts.yml): a queue that stalls, an LLM service that
+        # keeps refusing, and a web service answering 5xx.
+        self.queue_oldest_age = Gauge(
+            "relo_queue_oldest_age_seconds",
+            "Age of the oldest queued review (0 when none waits)",
+            registry=self.registry,
+        )
+        self.llm_responses = Counter(
+            "relo_llm_responses",
+            "HTTP responses from the LLM service by status, retries included",
+            ["status"],
+            registry=self.registry,
+        )
+        self.http_responses = Counter(
+            "relo_http_responses",
+            "Responses of this web service by route and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+
+    async def llm_response(self, response: Any) -> None:
+        """An httpx2 response hook for the LLM client: every answer, by status."""
+        self.llm_responses.labels(status=str(response.status_code)).inc()
 
     def delivery(self, event: str, outcome: str) -> None:
         self.deliveries.labels(event=event[:64], outcome=outcome).inc()

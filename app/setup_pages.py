@@ -127,3 +127,29 @@ def done_page(app: Mapping[str, Any], env_path: Path, key_path: Path, web: str) 
         "<code>python -m app check-config FILE</code>.</li></ol>"
     )
     return page("Relo Review is registered", body, 200, web)
+
+
+def home_page(registered: bool, has_secret: bool) -> HTMLResponse:
+    """`GET /`: what to do next, for whoever opens the service's address in a browser."""
+    if registered:
+        body = (
+            "<p>Relo Review is running. GitHub sends deliveries to <code>/webhook</code>; "
+            'readiness is at <a href="/readyz">/readyz</a> and metrics at '
+            '<a href="/metrics">/metrics</a>.</p>'
+        )
+        return page("Relo Review is running", body, 200, "'self'")
+    if has_secret:
+        body = (
+            "<p>Relo Review is running, but the GitHub App is not configured: "
+            "<code>GITHUB_WEBHOOK_SECRET</code> is set while <code>GITHUB_APP_ID</code> and "
+            "a private key are not. Fill them in <code>.env</code> and restart the service; "
+            "until then deliveries are recorded but not reviewed.</p>"
+        )
+        return page("Relo Review is not set up yet", body, 200, "'self'")
+    body = (
+        '<p>Relo Review is running but not registered on GitHub yet. Open the '
+        '<a id="setup" href="/setup">setup page</a> with the one-time link the service wrote '
+        "to its log when it started (<code>/setup?token=…</code>), or the "
+        "<code>SETUP_TOKEN</code> it was configured with.</p>"
+    )
+    return page("Relo Review is not set up yet", body, 200, "'self'")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import httpx2
 from redis.exceptions import RedisError
@@ -16,14 +17,54 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.compose import ReviewerFactory, running_services
 from app.config import Settings
+from app.metrics import Metrics
+from app.queue_age import oldest_queued_age
 from app.services import Services
 from app.setup import setup_routes
+from app.setup_pages import home_page
 from app.webhook import webhook
 
 log = logging.getLogger(__name__)
+
+ROUTES = ("/", "/webhook", "/healthz", "/readyz", "/metrics", "/setup", "/setup/callback")
+
+
+class CountResponses:
+    """Counts every response by route and status (relo_http_responses_total): a /webhook
+    answering 5xx loses deliveries, and the ReloWebhook5xx alert watches for it."""
+
+    def __init__(self, app: ASGIApp, metrics: Callable[[], Metrics | None]) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in ROUTES else "other"
+        status = 500  # what the server answers when the app fails before responding
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            metrics = self.metrics()
+            if metrics is not None:
+                metrics.http_responses.labels(route=route, status=str(status)).inc()
+
+
+async def home(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    return home_page(settings.github_app_configured, bool(settings.webhook_secret))
+
 
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
@@ -56,6 +97,10 @@ async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
     with contextlib.suppress(OSError, RedisError):
         services.metrics.queue_depth.set(await services.queue.size())
+    with contextlib.suppress(OSError, SQLAlchemyError):
+        age = await oldest_queued_age(services.ledger, datetime.now(UTC))
+        services.metrics.queue_oldest_age.set(age)
+    services.metrics.loops_down.set(len(services.queue.health()))
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
@@ -88,6 +133,7 @@ def create_app(
 
     app = Starlette(
         routes=[
+            Route("/", home, methods=["GET"]),
             Route("/webhook", webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -97,6 +143,13 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
     )
+    app.state.settings = settings
     if services is not None:
         app.state.services = services
+
+    def current_metrics() -> Metrics | None:
+        built: Services | None = getattr(app.state, "services", None)
+        return built.metrics if built is not None else None
+
+    app.add_middleware(CountResponses, metrics=current_metrics)
     return app
