@@ -33,11 +33,12 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from app.logs import configure
-    from app.server import server_config
+    from app.server import listening_socket, server_config
     from app.setup import prepare_setup
     from app.web import create_app
 
     settings.validate_for_service()
+    sock = listening_socket(settings.host, settings.port)
     asyncio.run(preflight(settings))
     configure(settings.log_level, settings.log_format, _secrets(settings))
     if settings.webhook_secret and not settings.github_app_configured:
@@ -57,7 +58,8 @@ def serve(settings: Settings) -> int:
         )
     server = uvicorn.Server(server_config(settings, create_app(settings)))
     _settle_heap()
-    server.run()
+    with sock:
+        server.run(sockets=[sock])
     return 0 if server.started else 3
 
 
@@ -76,13 +78,13 @@ def worker(settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app.cli import check_config, migrate, replay, report, review
+    from app.cli import check_config, migrate, purge, replay, report, review
 
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web service (and in-process workers)")
     commands.add_parser("worker", help="run review workers on Redis (QUEUE_URL)")
-    for command in (check_config, review, replay, report, migrate):
+    for command in (check_config, review, replay, report, migrate, purge):
         command.add_parser(commands)
     return parser
 

@@ -10,13 +10,15 @@ HTTP_HEADER_TIMEOUT_SECONDS. The body's own deadline and the byte budget are the
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 
 import h11
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from app.config import Settings
+from app.config import ConfigError, Settings
 
 MAX_HEADER_BYTES = 16 * 1024  # GitHub's deliveries send about 1 KB of headers
 
@@ -79,3 +81,38 @@ def server_config(settings: Settings, app: ASGIApp, **overrides: object) -> uvic
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)  # type: ignore[arg-type]
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts, so that a busy port or a HOST that
+    names no local address stops `serve` with one sentence instead of uvicorn's log and exit."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise ConfigError(
+            f"HOST={host!r} cannot be resolved ({exc.strerror}); set HOST to 0.0.0.0, "
+            "127.0.0.1 or a name of this machine."
+        ) from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            sentence = (
+                f"PORT={port} is already in use on {host}; stop the program listening there "
+                "or set PORT to a free port."
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            sentence = f"HOST={host!r} is not an address of this machine; set HOST to one."
+        elif exc.errno == errno.EACCES:
+            sentence = f"PORT={port} needs privileges on this machine; set PORT above 1023."
+        else:
+            sentence = f"Cannot listen on HOST={host!r} PORT={port} ({exc.strerror or exc})."
+        raise ConfigError(sentence) from exc
+    sock.set_inheritable(True)
+    return sock
