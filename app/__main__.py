@@ -80,7 +80,8 @@ def worker(settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from app.cli import check_config, migrate, purge, replay, report, review
 
-    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    prog = "relo-review" if sys.argv[0].endswith("relo-review") else "python -m app"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the web service (and in-process workers)")
     commands.add_parser("worker", help="run review workers on Redis (QUEUE_URL)")

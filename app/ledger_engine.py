@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,24 @@ async def _journal_in_wal(conn: AsyncConnection) -> None:
         delay = min(delay * 2, 0.5)
 
 
+class _StartupChatter(logging.Filter):
+    """Alembic logs which dialect it uses and how it treats DDL at INFO on every start; that is
+    debug detail. Those records become DEBUG (kept only when debug logging is on); the
+    migrations it runs stay at INFO."""
+
+    CHATTER = ("Context impl ", "Will assume ")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and str(record.msg).startswith(self.CHATTER):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def _upgrade(connection: sa.Connection) -> None:
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, _StartupChatter) for f in alembic_log.filters):
+        alembic_log.addFilter(_StartupChatter())
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.attributes["connection"] = connection

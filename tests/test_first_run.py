@@ -3,6 +3,7 @@ cannot listen, and GET / says what to do next."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from app.config import Settings
 from app.web import create_app
@@ -78,3 +80,42 @@ async def test_home_page_after_registration_says_the_service_is_running(
     assert response.status_code == 200
     assert "Relo Review is running" in response.text
     assert "/setup" not in response.text
+
+
+def test_pip_install_gives_a_relo_review_command() -> None:
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, name = scripts["relo-review"].partition(":")
+    entry = getattr(importlib.import_module(module), name)
+    from app.__main__ import main
+
+    assert entry is main
+    assert main(["check-config", "--help"]) == 0
+
+
+async def test_alembic_start_up_chatter_is_debug_but_migrations_stay_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.ledger import Ledger
+
+    caplog.set_level(logging.INFO)
+    ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
+    try:
+        await ledger.migrate()
+    finally:
+        await ledger.close()
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("alembic")]
+    assert not [m for level, m in messages if m.startswith(("Context impl", "Will assume"))]
+    assert any(level == logging.INFO and m.startswith("Running upgrade") for level, m in messages)
+
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="alembic")
+    ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
+    try:
+        await ledger.migrate()
+    finally:
+        await ledger.close()
+    chatter = [r for r in caplog.records if r.getMessage().startswith("Context impl")]
+    assert chatter and all(r.levelno == logging.DEBUG for r in chatter)

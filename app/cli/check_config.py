@@ -4,10 +4,12 @@ the service would check them, every problem printed as `FILE:LINE:COL: message`.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
 from app.cli import CLIError, Subcommands
+from app.cli.env_names import unknown_names
 from app.config import ConfigError, load_settings
 from app.review.assignment import AssignmentConfig, AssignmentConfigError, parse_config
 
@@ -144,8 +146,17 @@ def config_problems(file: Path) -> tuple[list[str], list[str]]:
     return problems, notes
 
 
+def env_warnings(env_file: Path = ENV_FILE) -> list[str]:
+    try:
+        text: str | None = env_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = None  # settings_problems reports an unreadable .env
+    return unknown_names(text, env_file, os.environ)
+
+
 def run(args: argparse.Namespace) -> int:
     problems, notes = settings_problems()
+    notes = [*env_warnings(), *notes]
     if args.file is not None:
         found, more = config_problems(args.file)
         problems += found
