@@ -17,6 +17,7 @@ from app.config import Settings
 from app.jobs.models import PullRequestJob, PushJob, ReviewJob
 from app.jobs.store import JobStore, Outcome
 from app.ledger import Ledger, findings, fingerprints, llm_results, reviews, utcnow
+from app.retention import Purged, purge
 from app.review.models import Finding, Severity
 from tests.support import SECRET
 
@@ -156,3 +157,21 @@ def test_retention_zero_keeps_everything(
     assert status == 0 and "kept forever" in out
     assert asyncio.run(snapshot(ledger_url)) == before
     assert main(["purge", "--days", "0"]) == 2  # 0 days would mean "everything": refused
+
+
+async def test_purge_on_postgresql() -> None:
+    from tests.services import fresh_postgres
+
+    url = (await fresh_postgres()).replace("postgresql://", "postgresql+asyncpg://", 1)
+    await fill_ledger(url)
+    ledger = Ledger.from_url(url)
+    try:
+        before = utcnow() - timedelta(days=30)
+        assert await purge(ledger, before=before, dry_run=True) == Purged(1, 2, 3, 1)
+        assert await purge(ledger, before=before) == Purged(1, 2, 3, 1)
+    finally:
+        await ledger.close()
+    after = await snapshot(url)
+    assert after["findings"] == [NEW, NEW] and after["llm"] == ["new"]
+    assert json.loads(after["reviews"][OLD].job)["body"] is None
+    assert after["reviews"][RUNNING].history == "{}"
