@@ -41,10 +41,13 @@ from app.setup_pages import (
     done_page,
     e,
     error_page,
+    install_url,
     locked_page,
     page,
     refused_page,
     registration_forms,
+    requested_access,
+    unreachable_warning,
 )
 
 log = logging.getLogger(__name__)
@@ -199,6 +202,16 @@ def setup_routes(
     store = states or StateStore()
     lock = asyncio.Lock()
     spent = False  # one registration per start: the token opens nothing after it
+    installed_from: str | None = None  # the install link of the app this start registered
+
+    def install_link() -> str | None:
+        if installed_from is not None:
+            return installed_from
+        key = settings.github_private_key_path
+        suffix = ".private-key.pem"  # save_registration names the key after the app's slug
+        if settings.github_app_configured and key is not None and key.name.endswith(suffix):
+            return install_url(web, {"slug": key.name[: -len(suffix)]})
+        return None
 
     def base_url(request: Request) -> str:
         public = settings.public_url
@@ -216,7 +229,10 @@ def setup_routes(
             )
             return error_page(sentence, 500, web)
         if present or spent:
-            return refused_page(present or ["GITHUB_APP_ID"], web)
+            return refused_page(
+                present or ["GITHUB_APP_ID"], web,
+                install=install_link(), loaded=settings.github_app_configured,
+            )
         return None
 
     async def setup_page(request: Request) -> HTMLResponse:
@@ -240,16 +256,17 @@ def setup_routes(
             org = None
         forms = registration_forms(web, manifest, store.issue(), org, error, token)
         body = (
-            "<p>This registers Relo Review as a GitHub App from <code>manifest.yml</code>. "
+            unreachable_warning(base)
+            + "<p>This registers Relo Review as a GitHub App from <code>manifest.yml</code>. "
             f"GitHub will send webhooks to <code>{e(base)}/webhook</code> and bring you back "
             f"to <code>{e(base)}/setup/callback</code>; if GitHub cannot reach that address, "
             "set <code>PUBLIC_URL</code> and reload this page. Complete the registration "
-            "within one hour.</p>\n" + forms
+            "within one hour.</p>\n" + requested_access(template) + forms
         )
         return page("Register Relo Review on GitHub", body, 200, web)
 
     async def callback(request: Request) -> HTMLResponse:
-        nonlocal spent
+        nonlocal spent, installed_from
         code = request.query_params.get("code", "")
         state = request.query_params.get("state", "")
         async with lock:
@@ -277,6 +294,7 @@ def setup_routes(
             except SetupError as exc:
                 return error_page(str(exc), exc.status, web)
             spent = True  # GitHub made an app for this flow: no second one from this start
+            installed_from = install_url(web, app)
             try:
                 key_path = await asyncio.to_thread(save_registration, env_path, app)
             except OSError as exc:

@@ -7,9 +7,11 @@ presented it, so that choosing an organisation keeps the page open for them.
 from __future__ import annotations
 
 import html
+import ipaddress
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
@@ -17,6 +19,7 @@ _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;"
     "line-height:1.5}code{background:#f3f3f3;padding:0 .2em}button{font-size:1rem;"
     "padding:.4em 1em}.error{color:#a00}form{margin:1em 0}"
+    ".warning{background:#fff3cd;border:2px solid #a00;padding:.6em 1em}"
 )
 
 
@@ -76,18 +79,71 @@ def registration_forms(
     return "\n".join(parts)
 
 
-def refused_page(credentials: Sequence[str], web: str) -> HTMLResponse:
+def refused_page(
+    credentials: Sequence[str], web: str, *, install: str | None = None, loaded: bool = False
+) -> HTMLResponse:
+    """403: set up already. Once the settings are `loaded` (or this start registered the app,
+    and knows its `install` link) the next step is installing it, not a restart."""
     names = ", ".join(f"<code>{e(name)}</code>" for name in credentials)
     body = (
         f"<p>Relo Review already has GitHub credentials ({names} in its settings or "
         "<code>.env</code>), so this page registers nothing and changes nothing.</p>"
+    )
+    if install is not None:
+        body += (
+            f'<p><a id="install" href="{e(install)}">Install the app</a> on your organisation '
+            "(or on chosen repositories) if you have not yet.</p>"
+        )
+    elif loaded:
+        body += (
+            "<p>Its settings are loaded. Install the app from its page on GitHub (Settings, "
+            "Developer settings, GitHub Apps, the app, Install App) if you have not yet.</p>"
+        )
+    body += (
         "<p>To register a different app, remove <code>GITHUB_APP_ID</code>, "
         "<code>GITHUB_PRIVATE_KEY</code>, <code>GITHUB_PRIVATE_KEY_PATH</code> and "
         "<code>GITHUB_WEBHOOK_SECRET</code> from <code>.env</code> and the environment, then "
-        "restart the service and open the setup link it logs. If the service was just "
-        "registered, restart it to load the new settings.</p>"
+        "restart the service and open the setup link it logs."
     )
+    if install is None and not loaded:
+        body += " If the service was just registered, restart it to load the new settings."
+    body += "</p>"
     return page("Relo Review is already set up", body, 403, web)
+
+
+def unreachable_warning(base: str) -> str:
+    """A warning when GitHub cannot reach `base` (loopback or a private network), else ""."""
+    host = (urlsplit(base).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        private = True
+    else:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return ""  # a name: only DNS knows, and GitHub's view of it may differ from ours
+        private = address.is_loopback or address.is_private or address.is_link_local
+    if not private:
+        return ""
+    return (
+        f'<p class="warning" id="unreachable"><strong>GitHub cannot reach {e(base)}</strong>: it '
+        "is a loopback or private address, so deliveries will never arrive. Set "
+        "<code>PUBLIC_URL</code> to an address GitHub can reach (a tunnel such as smee.io or "
+        "ngrok during development), restart the service and reload this page.</p>"
+    )
+
+
+def requested_access(manifest: Mapping[str, Any]) -> str:
+    """The permissions and events the manifest asks GitHub for, shown before registering."""
+    permissions = manifest.get("default_permissions") or {}
+    events = manifest.get("default_events") or []
+    items = "".join(
+        f"<li><code>{e(name)}</code>: {e(level)}</li>" for name, level in permissions.items()
+    )
+    listed = ", ".join(f"<code>{e(event)}</code>" for event in events)
+    return (
+        f'<h2>What the app asks for</h2><ul id="permissions">{items}</ul>'
+        f'<p id="events">Events it subscribes to: {listed or "none"}.</p>'
+    )
 
 
 def locked_page(web: str) -> HTMLResponse:
@@ -107,11 +163,15 @@ def error_page(sentence: str, status: int, web: str) -> HTMLResponse:
     return page("Registration did not finish", body, status, web)
 
 
-def done_page(app: Mapping[str, Any], env_path: Path, key_path: Path, web: str) -> HTMLResponse:
+def install_url(web: str, app: Mapping[str, Any]) -> str:
     html_url = str(app.get("html_url") or "")
     if not html_url.startswith(("https://", "http://")):
         html_url = f"{web}/apps/{app.get('slug', '')}"
-    install = f"{html_url.rstrip('/')}/installations/new"
+    return f"{html_url.rstrip('/')}/installations/new"
+
+
+def done_page(app: Mapping[str, Any], env_path: Path, key_path: Path, web: str) -> HTMLResponse:
+    install = install_url(web, app)
     body = (
         f"<p>GitHub created the app <strong>{e(app.get('name') or app.get('slug') or '')}"
         f"</strong> (id {e(app['id'])}). Its id and webhook secret were written to "
