@@ -20,6 +20,7 @@ from app.render_text import code, md
 from app.review.history_config import HistorySettings
 
 MAX_EVIDENCE = 10  # per signal; the rest is counted
+MAX_TEXT = 200  # characters of one candidate string (a subject line, a name and e-mail)
 _BOT_LOGINS = frozenset({"web-flow"})  # GitHub's own committer for web edits and merges
 
 
@@ -72,7 +73,7 @@ class Signal:
 
 
 def _subject(message: str) -> str:
-    return message.split("\n", 1)[0][:200]
+    return message.split("\n", 1)[0][:MAX_TEXT]
 
 
 def _at(value: datetime | None) -> str:
@@ -97,7 +98,7 @@ def _capped(items: list[Evidence]) -> tuple[Evidence, ...]:
 
 def _commit_evidence(c: CommitFact, detail: str) -> Evidence:
     who = f"{c.author_name} <{c.author_email}>" if c.author_email else c.author_name
-    return Evidence(detail=detail, sha=c.sha, who=who or None, message=_subject(c.message))
+    return Evidence(detail, sha=c.sha, who=who[:MAX_TEXT] or None, message=_subject(c.message))
 
 
 def _one_commit(facts: HistoryFacts) -> Signal | None:
@@ -180,7 +181,7 @@ def _other_authors(facts: HistoryFacts) -> Signal | None:
                 continue
             if login is not None and login.lower().endswith("[bot]"):
                 continue
-            who = f"@{login}" if login else f"{name} <{email}>"
+            who = (f"@{login}" if login else f"{name} <{email}>")[:MAX_TEXT]
             seen.setdefault((login, who), []).append(f"{role} of {c.sha[:7]}")
             foreign = True
         others += foreign

@@ -168,6 +168,15 @@ def test_candidate_text_is_escaped_in_the_reviewers_issue() -> None:
     assert "\n|" not in text and "\\| ok \\|" in text
 
 
+def test_evidence_is_bounded_however_much_the_candidate_writes() -> None:
+    noisy = [commit(f"{i:x}", i, author_login=None, author_name="N" * 5000,
+                    author_email=f"{i}@x.test", message="M" * 5000) for i in range(40)]
+    f = facts(*noisy, repo_created_at=T0 + timedelta(days=1))
+    text = render_history(history_signals(f, ON))
+    assert len(text) < 2 * 11 * 2 * 300
+    assert "and 30 more" in text
+
+
 def test_signals_round_trip_through_the_ledger_json() -> None:
     f = facts(commit("a", 0, author_login="bob"), forced=True)
     signals, notes = history_signals(f, ON), history_notes(f, ON)
