@@ -66,7 +66,12 @@ def _scrubbed(text: str) -> str | None:
 async def _jobs_with_text(conn: AsyncConnection, old: Any) -> list[tuple[int, str]]:
     rows = (
         await conn.execute(
-            sa.select(reviews.c.id, reviews.c.job).where(old, reviews.c.number.is_not(None))
+            sa.select(reviews.c.id, reviews.c.job).where(
+                old,
+                reviews.c.number.is_not(None),
+                # json.dumps writes `"title": null` once scrubbed: those are not read again
+                sa.or_(*(reviews.c.job.contains(f'"{k}": "') for k in _CANDIDATE_TEXT)),
+            )
         )
     ).all()
     found = []
