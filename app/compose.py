@@ -16,7 +16,6 @@ import openai
 
 from app.config import Settings
 from app.github.auth import TokenCache
-from app.jobs.arq_queue import ArqQueue
 from app.jobs.base import Queue
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import ReviewJob
@@ -176,6 +175,8 @@ async def running_services(
             )
         queue: Queue
         if settings.queue_url:
+            from app.jobs.arq_queue import ArqQueue  # the `scale` extra's arq
+
             arq_queue = ArqQueue(
                 settings.queue_url,
                 store.ledger,

@@ -3,8 +3,6 @@ DATABASE_URL or QUEUE_URL stops the start with one sentence instead of a traceba
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import ConfigError, Settings
@@ -28,6 +26,14 @@ async def preflight(settings: Settings) -> None:
     finally:
         await ledger.close()
     if settings.queue_url:
+        try:  # the `scale` extra's: the default install has no Redis client
+            import redis.asyncio as aioredis
+            from redis.exceptions import RedisError
+        except ImportError as exc:
+            raise ConfigError(
+                "QUEUE_URL needs the Redis queue's drivers: pip install 'relo-review[scale]', "
+                "or leave QUEUE_URL empty to run reviews in the web process."
+            ) from exc
         client = aioredis.Redis.from_url(settings.queue_url)
         try:
             await client.ping()

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import httpx2
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +22,7 @@ from app.compose import ReviewerFactory, running_services
 from app.config import Settings
 from app.metrics import Metrics
 from app.queue_age import oldest_queued_age
+from app.redis_errors import REDIS_ERRORS
 from app.services import Services
 from app.setup import setup_routes
 from app.setup_pages import home_page
@@ -30,6 +30,7 @@ from app.webhook import webhook
 
 log = logging.getLogger(__name__)
 
+QUEUE_ERRORS: tuple[type[Exception], ...] = (OSError, *REDIS_ERRORS)
 ROUTES = ("/", "/webhook", "/healthz", "/readyz", "/metrics", "/setup", "/setup/callback")
 
 
@@ -80,7 +81,7 @@ async def readyz(request: Request) -> Response:
         )
     try:
         depth = await services.queue.size()
-    except (OSError, RedisError) as exc:
+    except QUEUE_ERRORS as exc:
         return JSONResponse(
             {"status": "unavailable", "queue": type(exc).__name__}, status_code=503
         )
@@ -95,7 +96,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    with contextlib.suppress(OSError, RedisError):
+    with contextlib.suppress(*QUEUE_ERRORS):
         services.metrics.queue_depth.set(await services.queue.size())
     with contextlib.suppress(OSError, SQLAlchemyError):
         age = await oldest_queued_age(services.ledger, datetime.now(UTC))

@@ -119,3 +119,48 @@ async def test_alembic_start_up_chatter_is_debug_but_migrations_stay_info(
         await ledger.close()
     chatter = [r for r in caplog.records if r.getMessage().startswith("Context impl")]
     assert chatter and all(r.levelno == logging.DEBUG for r in chatter)
+
+
+def test_the_default_path_runs_without_the_scale_extra(tmp_path: Path) -> None:
+    """SQLite and the in-process queue: serve's modules import, and the service takes a
+    delivery, with arq, redis and asyncpg unimportable (pip install without [scale])."""
+    script = f"""
+import sys
+for name in ("arq", "redis", "asyncpg"):
+    sys.modules[name] = None  # `import name` now raises ImportError
+import asyncio, httpx2
+from app.__main__ import build_parser
+from app.config import Settings
+from app.preflight import preflight
+from app.web import create_app
+from app.compose import running_services
+from tests.support import delivery_headers, encode
+
+async def main():
+    settings = Settings(_env_file=None, github_webhook_secret={SECRET!r},
+                        database_url="sqlite:///{tmp_path / 'l.db'}")
+    await preflight(settings)
+    async with running_services(settings, start_workers=False) as services:
+        app = create_app(settings, services=services)
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://t") as client:
+            body = encode({{"zen": "hi"}})
+            answer = await client.post("/webhook", content=body,
+                                       headers=delivery_headers("ping", body))
+            print(answer.status_code, (await client.get("/readyz")).status_code)
+    try:
+        await preflight(settings.model_copy(update={{"queue_url": "redis://127.0.0.1:1"}}))
+    except Exception as exc:
+        print(exc)
+
+build_parser()
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=False, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "200 200", done.stdout
+    assert "pip install 'relo-review[scale]'" in lines[1]

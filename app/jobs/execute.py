@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import logs
 from app.jobs.models import CommandJob
 from app.jobs.store import Attempt, JobStore, LeaseLost
+from app.redis_errors import REDIS_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -113,4 +113,4 @@ async def supersede_older(store: JobStore, review_id: int) -> str | None:
     return stored.job.subject
 
 
-LOOP_FAILURES = (SQLAlchemyError, OSError, RedisError)
+LOOP_FAILURES = (SQLAlchemyError, OSError, *REDIS_ERRORS)
