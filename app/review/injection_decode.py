@@ -133,31 +133,44 @@ def _binary(blob: str) -> str | None:
 
 
 def decodings(line: str) -> Iterator[tuple[str, str]]:
-    """(encoding, decoded text) for each encoded part of a raw line that decodes to text."""
+    """(encoding, decoded text) for each encoded part of a raw line that decodes to text; each
+    decoder runs only where its mark is (a long base64-like run, `\\`, `&`, `%`, `,`, bits)."""
     if next(encoded(line), None) is None:
         return
-    for match in _BASE64.finditer(line):
-        if (text := _base64(match.group(0))) is not None:
-            yield "base64", text
-    for match in _BASE32.finditer(line):
-        try:
-            data = base64.b32decode(match.group(0) + "=" * (-len(match.group(0)) % 8))
-        except (binascii.Error, ValueError):
-            continue
-        if (text := _utf8(data)) is not None:
-            yield "base32", text
-    for match in _HEX.finditer(line):
-        if (text := _hex(match.group(0))) is not None:
-            yield "hex", text
-    if len(_ESCAPES.findall(line)) >= 3:
+    if _ENCODED[0][1].search(line):
+        for match in _BASE64.finditer(line):
+            if (text := _base64(match.group(0))) is not None:
+                yield "base64", text
+        for match in _BASE32.finditer(line):
+            if (text := _base32(match.group(0))) is not None:
+                yield "base32", text
+    if _HEX_HINT.search(line):
+        for match in _HEX.finditer(line):
+            if (text := _hex(match.group(0))) is not None:
+                yield "hex", text
+    if "\\" in line and len(_ESCAPES.findall(line)) >= 3:
         yield "escapes", _ESCAPES.sub(_escape, line)
-    if len(_ENTITY.findall(line)) >= 3:
+    if "&" in line and len(_ENTITY.findall(line)) >= 3:
         yield "HTML entities", html.unescape(line)
-    if len(_PERCENT.findall(line)) >= 3:
+    if "%" in line and len(_PERCENT.findall(line)) >= 3:
         yield "URL encoding", urllib.parse.unquote(line.replace("+", " "))
-    for match in _CODES.finditer(line):
-        if (text := _codes(match.group(0))) is not None:
-            yield "character codes", text
-    for match in _BINARY.finditer(line):
-        if (text := _binary(match.group(0))) is not None:
-            yield "binary", text
+    if "," in line:
+        for match in _CODES.finditer(line):
+            if (text := _codes(match.group(0))) is not None:
+                yield "character codes", text
+    if "0" in line and "1" in line:
+        for match in _BINARY.finditer(line):
+            if (text := _binary(match.group(0))) is not None:
+                yield "binary", text
+
+
+def _base32(blob: str) -> str | None:
+    try:
+        data = base64.b32decode(blob + "=" * (-len(blob) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    return _utf8(data)
+
+
+# Sixteen hex digits in a row, or eight hex bytes apart (spaces, commas, 0x, \x).
+_HEX_HINT = re.compile(r"[0-9A-Fa-f]{16}|(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s,:;-]*){8}")

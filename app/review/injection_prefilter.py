@@ -19,15 +19,16 @@ from collections.abc import Sequence
 
 from app.review.injection_lexicon import Matcher
 from app.review.injection_text import (
+    COMMENTS,
     LOOSE,
     SPACED,
     fold,
     is_i_or_l,
+    split_camel,
     strip_pragmas,
     unspaced,
 )
 
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 # Everything but word characters (Indic vowel signs included), the marks of scores (10/10, 100%,
 # a+, :) and those of leetspeak; a Han or kana run is a word of its own.
 _ROUGH = re.compile(r"(?:[^\w\n%+:@$!|\u0900-\u0963\u0966-\u0dff]|_)+")
@@ -56,7 +57,7 @@ def fold_lines(raw: Sequence[str]) -> list[str]:
     """`injection_text.fold` of every line; ASCII lines, most of any code, in bulk."""
     text = "\n".join(raw)
     if text.isascii():
-        return _CAMEL.sub(" ", text).lower().split("\n")
+        return split_camel(text).lower().split("\n")
     return [fold(line) for line in raw]
 
 
@@ -137,6 +138,14 @@ def candidate_runs(raw: Sequence[str], folded: Sequence[str], matcher: Matcher) 
             texts = _bare("\n".join(piece.replace("\n", " ") for _, piece in strings))
             marked += _anchored(_Words(lines, texts, frozenset(lines)), matcher)
             marked += _anchored(_Words(lines, texts), matcher)
+    if "#" in text or "/" in text or "*" in text or "--" in text or "<!" in text:
+        notes = [
+            (m.start(), next((g for g in m.groups() if g), "")) for m in COMMENTS.finditer(joined)
+        ]
+        notes = [(at, note) for at, note in notes if note.strip()]
+        if len(notes) >= 2:
+            lines = [bisect.bisect_left(newlines, at) for at, _ in notes]
+            marked += _anchored(_Words(lines, _bare("\n".join(n for _, n in notes))), matcher)
     if SPACED.search(joined):
         marked += [bisect.bisect_left(newlines, m.start()) for m in SPACED.finditer(joined)]
     return _runs(marked, folded)

@@ -22,6 +22,7 @@ from app.review.injection_lexicon import Matcher, load
 from app.review.injection_prefilter import candidate_runs, fold_lines
 from app.review.injection_text import (
     LOOSE,
+    OPAQUE,
     ROT13,
     comment,
     concept_line,
@@ -145,12 +146,15 @@ def _phrases(raw: Sequence[str], folded: Sequence[str]) -> list[Found]:
     return found
 
 
-def _literal_groups(raw: Sequence[str]) -> list[list[tuple[int, str]]]:
+def _literal_groups(raw: Sequence[str], *, opaque: bool = True) -> list[list[tuple[int, str]]]:
     """The string literals of the lines, grouped where they stand on neighbouring lines (two
-    apart at most): the pieces a concatenation may have been split into."""
+    apart at most): the pieces a concatenation may have been split into. Without `opaque`,
+    literals that are one run of base64's alphabet (data, decoded elsewhere) are left out."""
     groups: list[list[tuple[int, str]]] = []
     for index, line in enumerate(raw):
         for text in literals(line):
+            if not opaque and OPAQUE.fullmatch(text):
+                continue
             if groups and index - groups[-1][-1][0] <= 2:
                 groups[-1].append((index, text))
             else:
@@ -178,7 +182,7 @@ def _joined(raw: Sequence[str]) -> list[Found]:
     """String literals joined (as written, and with spaces between), and comments joined
     across code lines."""
     found: list[Found] = []
-    for group in _literal_groups(raw):
+    for group in _literal_groups(raw, opaque=False):
         first, last = group[0][0], group[-1][0]
         glued = concept_line(fold("".join(text for _, text in group)))
         for match in _rule_matches(_View([(first, " ", glued)]), "joined strings"):
@@ -220,10 +224,13 @@ def _structures(raw: Sequence[str], folded: Sequence[str], *, markup: bool) -> l
         found.append(Found(index, index, "forged-structure", phrase))
     if "|" in text:
         rules = matcher()
+        about_marks: dict[range, bool] = {}
         for row, table in patterns.table_rows(folded):
-            header = " " + " ".join(concept_line(folded[i]) for i in table) + " "
-            concepts = {h.concept for h in rules.hits(header)}
-            if concepts & {"score_label", "rubric"}:
+            if table not in about_marks:  # the table names marks or a rubric somewhere
+                header = " " + " ".join(concept_line(folded[i]) for i in table[:40]) + " "
+                concepts = {h.concept for h in rules.hits(header)}
+                about_marks[table] = bool(concepts & {"score_label", "rubric"})
+            if about_marks[table]:
                 found.append(Found(row, row, "forged-structure", folded[row].strip()))
     return found
 
@@ -234,7 +241,8 @@ def _decoded(raw: Sequence[str], depth: int, markup: bool) -> list[Found]:
     starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
     hinted = sorted({bisect.bisect_right(starts, at) - 1 for at in encoded(text)})
     sources = [(i, raw[i]) for i in hinted]
-    for group in _literal_groups([raw[i] if i in set(hinted) else "" for i in range(len(raw))]):
+    marked = set(hinted)
+    for group in _literal_groups([raw[i] if i in marked else "" for i in range(len(raw))]):
         # an encoded blob split into concatenated strings
         sources.append((group[0][0], "".join(text for _, text in group)))
     for index, line in sources:

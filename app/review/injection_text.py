@@ -93,6 +93,17 @@ def is_i_or_l(line: str) -> bool:
 
 _NATIVE = _Keys(skeleton=False)
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+OPAQUE = re.compile(r"(?<![\w+/=])(?=[A-Za-z0-9+/=]{24})[A-Za-z]*[0-9+/][A-Za-z0-9+/=]*")
+
+
+def split_camel(text: str) -> str:
+    """camelCase words split ("giveMeFullMarks"), but not long runs of base64's alphabet (keys,
+    hashes, data), which are one opaque token."""
+    if OPAQUE.search(text):
+        text = OPAQUE.sub(lambda m: m.group(0).lower(), text)
+    return _CAMEL.sub(" ", text)
+
+
 # Letters of the scripts whose look-alikes disguise Latin ones (Greek, Cyrillic, Armenian,
 # Hebrew, Arabic, Georgian, Cherokee, Coptic), not Latin's own extensions, symbols or CJK.
 _FOREIGN = re.compile("[\u0370-\u08ff\u10a0-\u10ff\u13a0-\u13ff\u2c80-\u2cff]")
@@ -120,7 +131,7 @@ def fold(line: str) -> str:
     """A line with disguises undone, punctuation kept (what tag and structure patterns read)."""
     if max(line, default=" ") >= "\U000e0000" and _TAG_RUN.search(line):
         line = _TAG_RUN.sub(lambda m: f" {decode_tags(m.group(0))} ", line)
-    line = _CAMEL.sub(" ", line)
+    line = split_camel(line)
     if line.isascii():
         return line.lower()
     line = unicodedata.normalize("NFKC", line)
@@ -132,7 +143,9 @@ def fold(line: str) -> str:
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff\uff66-\uff9f"
 _INDIC = "\u0900-\u0963\u0966-\u0dff"  # Indic letters and signs; not the danda (full stop)
 _WORDS = re.compile(
-    r"\d+(?:[.,]\d+)?\s*(?:/|out of|of|von|sur|su|de|из|من)\s*\d+(?:[.,]\d+)?(?![\d/])"
+    # An opaque run of base64's alphabet (keys, hashes, data): a barrier, not words to read.
+    r"(?<![\w+/=])(?=[a-z0-9+/=]{24})[a-z]*[0-9+/][a-z0-9+/=]*(?![\w+/=])"
+    r"|\d+(?:[.,]\d+)?\s*(?:/|out of|of|von|sur|su|de|из|من)\s*\d+(?:[.,]\d+)?(?![\d/])"
     r"|\d+(?:[.,]\d+)?\s*%"
     rf"|[{_CJK}]+"
     r"|(?<![\w+])[a-f]\+(?![\w+])"
@@ -173,7 +186,7 @@ def concept_line(folded: str) -> str:
         folded = folded.replace(MARKER, " ; ")
     words = _WORDS.findall(strip_pragmas(folded))
     for index, word in enumerate(words):
-        if word in "=;{}([.!?\u3002\u0964\u0965":
+        if word in "=;{}([.!?\u3002\u0964\u0965" or len(word) >= 24:
             words[index] = BARRIER
         elif word[0].isdigit() and not word.isdigit():
             score = _SCORE.match(word)
@@ -206,9 +219,10 @@ LOOSE = str.maketrans("l", "i")  # "1" may stand for i or l: in the loose view b
 
 def leet(folded: str) -> str | None:
     """The folded line with leetspeak words spelled out (`g1v3 th15` is `give this`, `4$` is
-    `as`), in the loose spelling; None when no word mixes letters with leet symbols. Numbers
-    that are scores stay (`10/10`, `100%`, `2.5`)."""
-    if not _HAS_LEET.search(folded):
+    `as`), in the loose spelling; None when no word of three characters or more mixes letters
+    with leet symbols (hex dumps and `x2`, `utf8` are no leetspeak). Numbers that are scores
+    stay (`10/10`, `100%`, `2.5`)."""
+    if not any(len(w) >= 3 and _HAS_LEET.search(w) for w in _LEET_WORD.findall(folded)):
         return None
 
     def spell(match: re.Match[str]) -> str:
@@ -247,9 +261,13 @@ def spaced_out(folded: str) -> Iterator[str]:
 _LITERAL = re.compile(
     r"\"((?:[^\"\\\n]|\\.){0,400})\"|'((?:[^'\\\n]|\\.){0,400})'|`((?:[^`\\\n]|\\.){0,400})`"
 )
-_COMMENT = re.compile(
-    r"(?:^|\s)(?:#+|//+|--|;;|%)\s?(.*)$|/\*+(.*?)(?:\*/|$)|<!--(.*?)(?:-->|$)|^\s*\*+\s?(.*)$"
+_COMMENT_PATTERN = (
+    r"(?:^|[ \t])(?:#+|//+|--|;;|%)[ \t]?(.*)$|/\*+(.*?)(?:\*/|$)|<!--(.*?)(?:-->|$)"
+    r"|^[ \t]*\*+[ \t]?(.*)$"
 )
+_COMMENT = re.compile(_COMMENT_PATTERN)
+# The same over a whole text, one comment per line at most.
+COMMENTS = re.compile(_COMMENT_PATTERN, re.MULTILINE)
 
 
 def literals(line: str) -> list[str]:
