@@ -58,6 +58,8 @@ def serve(settings: Settings) -> int:
         )
     server = uvicorn.Server(server_config(settings, create_app(settings)))
     _settle_heap()
+    host, port = sock.getsockname()[:2]
+    logging.getLogger("app").info("Listening on http://%s:%d", host, port)
     with sock:
         server.run(sockets=[sock])
     return 0 if server.started else 3
@@ -66,9 +68,15 @@ def serve(settings: Settings) -> int:
 def worker(settings: Settings) -> int:
     import asyncio
 
-    from app.jobs.worker_main import run_worker
     from app.logs import configure
 
+    try:
+        from app.jobs.worker_main import run_worker
+    except ImportError as exc:  # arq and redis come with the `scale` extra
+        raise ConfigError(
+            f"The worker needs the Redis queue's drivers ({exc.name} is missing): "
+            "pip install 'relo-review[scale]'."
+        ) from exc
     settings.validate_for_service()
     asyncio.run(preflight(settings))
     configure(settings.log_level, settings.log_format, _secrets(settings))
