@@ -174,10 +174,16 @@ async def _push(event: sansio.Event, ctx: Context) -> Decision:
     default = _obj(data, "repository").get("default_branch")
     if branch != default:
         return Decision(reason=f"push to {branch!r}, not the default branch")
-    job = PushJob(**_base(event, ctx), head_sha=_sha(data, "after"), ref=branch)
+    before = data.get("before")
+    job = PushJob(
+        **_base(event, ctx), head_sha=_sha(data, "after"), ref=branch,
+        forced=data.get("forced") is True,
+        before=before if isinstance(before, str) and _SHA.fullmatch(before) else None,
+    )
     return Decision(jobs=(job,))
 
 
+_SHA = re.compile(r"[0-9a-f]{40}")
 _OUR_PR_RUN = re.compile(r"^relo:pr:([0-9]{1,9})$")
 
 

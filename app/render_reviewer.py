@@ -14,6 +14,7 @@ from collections import Counter
 from app.render import COMMENT_MARKER, findings_list, rubric_table
 from app.render_candidate import reviewer_only
 from app.render_text import MAX_BODY_BYTES, code, fit, md, md_paragraphs
+from app.review.history import render_history
 from app.review.models import Review, Severity
 from app.review.tests_render import reviewer_tests_section
 
@@ -72,6 +73,8 @@ def reviewer_report(
         out += [tests.rstrip("\n"), ""]
     if review.candidate_ci:
         out += _candidate_ci(review)
+    if review.history or review.history_notes:
+        out += [render_history(review.history, review.history_notes).rstrip("\n"), ""]
     counts = Counter(f.severity for f in review.findings)
     out.append(
         f"Findings on changed lines: {counts[Severity.ERROR]} error, "

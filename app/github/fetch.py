@@ -13,6 +13,8 @@ from typing import Any
 
 from app.github.api import GitHubClient
 from app.github.change import COMPARE_FILES_LIMIT, PULL_FILES_LIMIT, build_change
+from app.github.history import commit_facts
+from app.review.history import CommitFact
 from app.review.models import Change
 
 
@@ -25,6 +27,7 @@ class Fetched:
     change: Change
     commit_messages: tuple[str, ...]
     committers: tuple[str, ...] = ()  # GitHub logins of the commits' authors and committers
+    commits: tuple[CommitFact, ...] = ()  # oldest first, as the compare lists them
 
 
 def _committers(compare: dict[str, Any]) -> tuple[str, ...]:
@@ -61,7 +64,10 @@ async def compare(
         limit = PULL_FILES_LIMIT
     # Parsing thousands of patches is CPU work: off the event loop.
     change = await asyncio.to_thread(build_change, merge_base, head, entries, limit=limit)
-    return Fetched(change=change, commit_messages=_messages(data), committers=_committers(data))
+    return Fetched(
+        change=change, commit_messages=_messages(data), committers=_committers(data),
+        commits=tuple(commit_facts(data.get("commits") or [])),
+    )
 
 
 async def first_commit(gh: GitHubClient, repo: str, head: str) -> str:

@@ -67,6 +67,8 @@ class PullRequestJob(JobBase):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PushJob(JobBase):
     ref: str | None = None  # the branch
+    forced: bool = False  # the push rewrote history (the push event's `forced`)
+    before: str | None = None  # the head it replaced
 
     kind = "push"
 

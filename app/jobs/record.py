@@ -21,6 +21,7 @@ from app.jobs.store import Attempt, JobStore, Outcome
 from app.metrics import Metrics
 from app.review.assignment import Assignment
 from app.review.engine import is_late
+from app.review.history import signals_json
 from app.review.models import Review
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ def outcome_for(
         completion_tokens=sum(u.completion_tokens for u in review.usage),
         cost_usd=review.cost_usd,
         found=review.findings,
+        history=signals_json(review.history, review.history_notes)
+        if review.history or review.history_notes
+        else None,
     )
 
 

@@ -15,9 +15,10 @@ from app.github.api import GitHubClient
 from app.github.candidate_ci import candidate_ci, workflows_changed
 from app.github.content import fetch_contents
 from app.github.fetch import Fetched
+from app.github.history import repo_created_at
 from app.jobs.authority import is_reviewer
 from app.jobs.failures import EXPECTED_FAILURES, parse_time
-from app.jobs.models import PullRequestJob, ResolvedJob, ReviewJob
+from app.jobs.models import PullRequestJob, PushJob, ResolvedJob, ReviewJob
 from app.jobs.reading import fetch_change, pull_text
 from app.jobs.store import JobStore
 from app.review.assignment import Assignment
@@ -28,11 +29,14 @@ from app.review.engine import (
     assessment_to_json,
     review_submission,
 )
+from app.review.history import HistoryFacts, Signal, history_notes, history_signals
 from app.review.llm import LLMAssessment, LLMReviewer
 from app.review.models import Change, CIEntry, Review, Reviewer, Submission
 from app.review.tests_outcome import TestOutcome
 
 log = logging.getLogger(__name__)
+
+COMPARE_COMMITS_LIMIT = 250  # GitHub's compare lists at most this many commits
 
 LLMFactory = Callable[[Assignment], tuple[LLMReviewer | None, str]]
 
@@ -97,6 +101,31 @@ async def _candidate_ci(
     )
 
 
+async def _history(
+    gh: GitHubClient, job: ResolvedJob, assignment: Assignment, fetched: Fetched
+) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
+    """Observations on the commit history, from the compare already fetched; the repository's
+    creation date costs one request, made only where reviewers will read the result."""
+    created = None
+    if assignment.reviewer_repo:
+        try:
+            created = await repo_created_at(gh, job.repo)
+        except EXPECTED_FAILURES as exc:
+            log.warning("could not read when %s was created: %s", job.repo, exc)
+    submitter = job.author if isinstance(job, PullRequestJob) else job.sender
+    facts = HistoryFacts(
+        commits=tuple(reversed(fetched.commits)),
+        submitter=submitter or job.sender,
+        repo_created_at=created,
+        forced=isinstance(job, PushJob) and job.forced,
+        forced_from=job.before if isinstance(job, PushJob) else None,
+        delivered_at=parse_time(job.received_at),
+        deadline=assignment.deadline,
+        complete=len(fetched.commits) < COMPARE_COMMITS_LIMIT,
+    )
+    return history_signals(facts, assignment.history), history_notes(facts, assignment.history)
+
+
 async def review(
     deps: ReviewDeps,
     gh: GitHubClient,
@@ -140,6 +169,8 @@ async def review(
     result = await review_submission(submission, plan, assessment_cache(deps.store))
     if assignment.reviewer_repo and deps.app_id is not None:  # shown to reviewers only
         result = replace(result, candidate_ci=await _candidate_ci(gh, job, change, deps.app_id))
+    signals, notes = await _history(gh, job, assignment, fetched)
+    result = replace(result, history=signals, history_notes=notes)
     if contents.too_large:
         note = (
             f"{len(contents.too_large)} file(s) over {deps.max_file_bytes} bytes were not "

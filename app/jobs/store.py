@@ -83,6 +83,7 @@ class Outcome:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     found: Sequence[Finding] = field(default_factory=tuple)
+    history: str | None = None  # JSON: the commit history's signals (reviewer-only)
 
 
 def _claimable(now: Any) -> Any:
@@ -265,6 +266,7 @@ class JobStore:
                     prompt_tokens=outcome.prompt_tokens,
                     completion_tokens=outcome.completion_tokens,
                     cost_usd=outcome.cost_usd,
+                    history=outcome.history,
                     lease_until=None,
                     finished_at=utcnow(),
                 )

@@ -49,6 +49,7 @@ from app.review.config_yaml import (
     problem_at,
     validation_message,
 )
+from app.review.history_config import HistorySettings
 from app.review.models import Criterion
 from app.review.reviewers_config import Reviewers
 from app.review.tests_config import GraderWorkflow, HiddenTests
@@ -252,6 +253,7 @@ class Assignment(_Frozen):
     reviewer_repo: Annotated[StrictStr, AfterValidator(_full_name)] | None = None
     reviewers: Reviewers = Reviewers()
     tests: HiddenTests | None = None
+    history: HistorySettings = HistorySettings()
     deadline: AwareDatetime | None = None
 
     @model_validator(mode="before")
@@ -341,7 +343,7 @@ DEFAULT_ASSIGNMENT = Assignment(id="default", repos=("*",), title="Code review")
 
 _MODELS = (
     AssignmentConfig, Assignment, Paths, Feedback, Reviewers, _CriterionSpec,
-    HiddenTests, GraderWorkflow,
+    HiddenTests, GraderWorkflow, HistorySettings,
 )
 _KNOWN_KEYS = sorted({key for model in _MODELS for key in model.model_fields})
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from app.review.history import Signal
 from app.review.tests_outcome import TestOutcome
 
 
@@ -174,6 +175,8 @@ class Review:
     # The hidden tests' report, or why there is none; None when the assignment has no tests.
     tests: TestOutcome | None = None
     candidate_ci: tuple[CIEntry, ...] = ()  # reviewer-only
+    history: tuple[Signal, ...] = ()  # reviewer-only observations on the commit history
+    history_notes: tuple[str, ...] = ()  # history checks that could not run
 
     @property
     def worst(self) -> Severity | None:

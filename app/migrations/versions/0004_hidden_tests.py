@@ -30,5 +30,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("reviews") as batch:
         batch.drop_index("ix_reviews_tests_correlation")
-        for column in ("tests_result", "tests_run_id", "tests_grader", "tests_correlation", "waits"):
+        columns = ("tests_result", "tests_run_id", "tests_grader", "tests_correlation", "waits")
+        for column in columns:
             batch.drop_column(column)
