@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 
 from app.config import Settings
 from app.setup import MANIFEST_PATH, setup_routes
-from tests.test_setup import TOKEN
+
+TOKEN = "setup-token-0123456789abcdefghijklmnop"
 
 
 def client(settings: Settings, env_path: Path, base_url: str) -> httpx2.AsyncClient:
