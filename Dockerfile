@@ -18,8 +18,8 @@ COPY app ./app
 RUN pip --python /opt/venv/bin/python install --no-cache-dir ".[scale]"
 
 FROM ${PYTHON_IMAGE}
-RUN groupadd --system --gid 10001 relo \
-    && useradd --system --uid 10001 --gid relo --home-dir /srv/relo --create-home relo
+RUN groupadd --gid 10001 relo \
+    && useradd --no-log-init --uid 10001 --gid relo --home-dir /srv/relo --create-home relo
 COPY --from=build /opt/venv /opt/venv
 # HOST: the service listens on every interface of the container (127.0.0.1 is the default
 # outside containers); the ledger's default SQLite file and `.env` live in the workdir.
