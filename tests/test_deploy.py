@@ -251,6 +251,8 @@ def find(manifests: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any
 def test_manifests_match_the_kubernetes_schemas(
     manifests: list[dict[str, Any]], version: str
 ) -> None:
+    kinds = {m["kind"] for m in manifests}
+    assert kinds == {"ConfigMap", "Secret", "Job", "Deployment", "Service", "PodDisruptionBudget"}
     for manifest in manifests:
         kubernetes_validate.validate(manifest, version, strict=True)
 
