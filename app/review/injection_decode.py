@@ -135,8 +135,6 @@ def _binary(blob: str) -> str | None:
 def decodings(line: str) -> Iterator[tuple[str, str]]:
     """(encoding, decoded text) for each encoded part of a raw line that decodes to text; each
     decoder runs only where its mark is (a long base64-like run, `\\`, `&`, `%`, `,`, bits)."""
-    if next(encoded(line), None) is None:
-        return
     if _ENCODED[0][1].search(line):
         for match in _BASE64.finditer(line):
             if (text := _base64(match.group(0))) is not None:

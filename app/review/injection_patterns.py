@@ -65,7 +65,11 @@ _HINTS = (
         ),
     ),
     (">", re.compile(r">>>|>{2,}\s*(?:end|begin)")),
-    (":", re.compile(r"(?:system|assistant|human|instruction|\bai)[ \t]*:")),
+    ("system", re.compile(r"system[ \t]*:")),
+    ("assistant", re.compile(r"assistant[ \t]*:")),
+    ("human", re.compile(r"human[ \t]*:")),
+    ("instruction", re.compile(r"instruction[ \t]*:")),
+    ("ai", re.compile(r"\bai[ \t]*:")),
     ("===", re.compile(r"^\s*={3}\s*file", re.MULTILINE)),
 )
 # Fence-like delimiter lines name what they fence: only texts with such a word hold one.

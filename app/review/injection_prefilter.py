@@ -48,6 +48,7 @@ _FRACTION = re.compile(r"(?<!\d)(\d{1,4}) (?:out of |of )?\1(?!\d)")
 _LEET_ALL = str.maketrans("013456789@$!|", "oieasgtbgasii")
 _HAS_LEET = re.compile(r"[a-z][0-9@$!|]|[0-9@$!|][a-z]")
 _LATIN = re.compile("[a-z]")
+_TRAILING_COMMENT = re.compile(r"\S[ \t]*(?:#|//|/\*|<!--)")
 NEAR = 3  # lines read around an anchor: a sentence may be wrapped over a few
 _SHORT_LINE = 3  # words; lines this short do not count towards NEAR (one word per line)
 _REACH = 16  # lines at most on either side of an anchor
@@ -138,7 +139,7 @@ def candidate_runs(raw: Sequence[str], folded: Sequence[str], matcher: Matcher) 
             texts = _bare("\n".join(piece.replace("\n", " ") for _, piece in strings))
             marked += _anchored(_Words(lines, texts, frozenset(lines)), matcher)
             marked += _anchored(_Words(lines, texts), matcher)
-    if "#" in text or "/" in text or "*" in text or "--" in text or "<!" in text:
+    if _TRAILING_COMMENT.search(joined):  # comments after code: read them joined, too
         notes = [
             (m.start(), next((g for g in m.groups() if g), "")) for m in COMMENTS.finditer(joined)
         ]
