@@ -11,6 +11,7 @@ window of `w` consecutive hashes the smallest is kept, which guarantees that any
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,36 +61,37 @@ class _Token:
     line: int
 
 
-def _lexer(path: str) -> Lexer | None:
+@functools.lru_cache(maxsize=1024)
+def _lexer_class(name: str) -> type[Lexer] | None:
     try:
-        return get_lexer_for_filename(path, stripnl=False, stripall=False, ensurenl=True)
+        return type(get_lexer_for_filename(name))
     except ClassNotFound:
         return None
 
 
-def _is(kind: _TokenType, parent: _TokenType) -> bool:
-    return is_token_subtype(kind, parent)
+def _lexer(path: str) -> Lexer | None:
+    cls = _lexer_class(path.rsplit("/", 1)[-1])
+    return None if cls is None else cls(stripnl=False, stripall=False, ensurenl=True)
 
 
-def _normal(kind: _TokenType, value: str) -> str | None:
-    """The token as the fingerprint sees it, or None when it does not count."""
-    if _is(kind, Comment) and not _is(kind, Comment.Preproc):
-        return None
-    if _is(kind, String.Doc):
-        return None
-    if _is(kind, String):
-        return "S"
-    if _is(kind, Literal.Number):
+@functools.cache
+def _kind(kind: _TokenType) -> str:
+    """How a token type counts: dropped (""), as `S`, `0` or `V`, or as itself ("=")."""
+    if is_token_subtype(kind, Comment) and not is_token_subtype(kind, Comment.Preproc):
+        return ""
+    if is_token_subtype(kind, String.Doc):
+        return ""
+    if is_token_subtype(kind, Literal.Number):
         return "0"
-    if _is(kind, Literal):
+    if is_token_subtype(kind, Literal):
         return "S"
-    if _is(kind, Name.Builtin):  # print, len, self: renaming cannot touch them
-        return value
-    if _is(kind, Name):
+    if is_token_subtype(kind, Name.Builtin):  # print, len, self: renaming cannot touch them
+        return "="
+    if is_token_subtype(kind, Name):
         return "V"
-    if any(_is(kind, t) for t in (Keyword, Operator, Punctuation, Comment.Preproc)):
-        return value.strip() or None
-    return None  # whitespace, text, markup
+    if any(is_token_subtype(kind, t) for t in (Keyword, Operator, Punctuation, Comment.Preproc)):
+        return "="
+    return ""  # whitespace, text, markup
 
 
 def tokens(path: str, text: str) -> list[_Token]:
@@ -102,13 +104,11 @@ def tokens(path: str, text: str) -> list[_Token]:
     out: list[_Token] = []
     line = 1
     for kind, value in lexer.get_tokens(text):
-        normal = _normal(kind, value)
-        if normal is not None:
-            if normal == "S" and out and out[-1].text == "S" and _is(kind, String):
-                pass  # one string, lexed in pieces (quotes, escapes, interpolation)
-            else:
-                first = line + len(value) - len(value.lstrip("\n"))
-                out.append(_Token(normal, first))
+        how = _kind(kind)
+        normal = (value.strip() or None) if how == "=" else (how or None)
+        if normal is not None and not (normal == "S" and out and out[-1].text == "S"):
+            # (a string lexed in pieces, quotes, escapes and interpolation, is one token)
+            out.append(_Token(normal, line + len(value) - len(value.lstrip("\n"))))
         line += value.count("\n")
     return out
 
