@@ -12,10 +12,16 @@ image=localhost/relo-review:check
 port="${IMAGE_CHECK_PORT:-18765}"
 mkdir -p "$work"
 
+# The Debian mirror this machine's apt already uses (its sources list), so nothing here names one.
+debian_mirror() {
+  grep -hoE 'https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+    | grep -v security | head -n1
+}
+
 if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
   rm -rf "$work/rootfs"
   debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,python-is-python3 \
-    bookworm "$work/rootfs" http://deb.debian.org/debian >"$work/debootstrap.log"
+    bookworm "$work/rootfs" "$(debian_mirror)" >"$work/debootstrap.log"
   # pip in the build trusts what this machine trusts (a CI proxy's certificate included).
   cp /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt"
   rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"*

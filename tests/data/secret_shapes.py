@@ -247,7 +247,7 @@ SHAPES: tuple[Shape, ...] = tuple(Shape(*row) for row in (
     ("vcs", "atlassian-api-token", _prefixed("ATATT3xFfGF0", B64URL, 180)),
     # package registries
     ("registry", "npm-token", _prefixed("npm_", ALNUM, 36)),
-    ("registry", "npmrc-legacy-auth-token", fixed("//registry.npmjs.org/:_authToken=@@", _uuid)),
+    ("registry", "npmrc-legacy-auth-token", fixed("//npm.registry.example/:_authToken=@@", _uuid)),
     ("registry", "pypi-token", _prefixed("pypi-AgEIcHlwaS5vcmc", B64URL, 150)),
     ("registry", "test-pypi-token", _prefixed("pypi-AgENdGVzdC5weXBpLm9yZw", B64URL, 150)),
     ("registry", "rubygems-key", _prefixed("rubygems_", HEX, 48)),
