@@ -23,6 +23,7 @@ from bench import (
     review_overhead,
     scale_out,
     secrets_rate,
+    similarity,
     webhook_ack,
     webhook_attack,
 )
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[], Result]] = {
     "attack": webhook_attack.run,
     "secrets": secrets_rate.run,
     "injection": injection_rate.run,
+    "similarity": similarity.run,
 }
 
 
