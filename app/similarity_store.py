@@ -29,6 +29,8 @@ COMMON = 50
 # coincide), disguised copies keep 84-93 % (tests/review/test_similarity.py); 10 % is about one
 # copied function in ten, which a reviewer still wants to see.
 MIN_SHARE = 0.1
+# Bound parameters of one query (SQLite allows 32,766, asyncpg 32,767): about 30,000 lines.
+MAX_HASHES = 20_000
 _BATCH = 5_000  # rows per INSERT: well under SQLite's and asyncpg's bound-parameter limits
 
 
@@ -45,7 +47,7 @@ async def record_fingerprints(
     # Through `reviews.repo`'s index: `fingerprints` has none on repo, and its assignment index
     # would read the whole cohort's rows.
     mine = sa.select(reviews.c.id).where(reviews.c.repo == repo)
-    same = sa.and_(fp.review_id.in_(mine.scalar_subquery()), _cohort(assignment))
+    same = sa.and_(fp.review_id.in_(mine.scalar_subquery()), _cohort((assignment,)))
     rows = [
         {
             "review_id": review_id,
@@ -79,14 +81,22 @@ async def matches(
     limit: int = 5,
     min_share: float = MIN_SHARE,
     common: int = COMMON,
+    earlier: Sequence[str] = (),
 ) -> list[Match]:
-    """The other submissions of `assignment` sharing the most fingerprints with `prints`, best
-    first, each with the exact overlap as evidence. `repo` never matches itself."""
-    hashes = sorted({p.hash for p in prints})
+    """The other submissions of `assignment` (and of the `earlier` cohorts' assignment ids)
+    sharing the most fingerprints with `prints`, best first, each with the exact overlap as
+    evidence. `repo` never matches itself.
+
+    A submission of more than MAX_HASHES distinct fingerprints is compared by its smallest ones,
+    a consistent sample (as in MinHash): the same passage is sampled in every submission."""
+    hashes = sorted({p.hash for p in prints})[:MAX_HASHES]
     if not hashes or limit <= 0:
         return []
+    if len(hashes) == MAX_HASHES:
+        sampled = frozenset(hashes)
+        prints = [p for p in prints if p.hash in sampled]
     fp = fingerprints.c
-    others = sa.and_(_cohort(assignment), fp.repo != repo)
+    others = sa.and_(_cohort((assignment, *earlier)), fp.repo != repo)
     # Counted over the whole ledger, where COUNT(*) is answered from the hash index alone: a
     # passage common in any cohort is an idiom (a narrower count would read every posting's row).
     usual = (
@@ -112,11 +122,11 @@ async def matches(
     return await asyncio.to_thread(_evidence, ranked, totals, prints, len(hashes))
 
 
-def _cohort(assignment: str) -> sa.ColumnElement[bool]:
-    """`assignment = ?` that no planner answers from the assignment's index: it selects a whole
+def _cohort(assignments: Sequence[str]) -> sa.ColumnElement[bool]:
+    """`assignment IN (...)` that no planner answers from the assignment's index: it selects a whole
     cohort, and SQLite (without ANALYZE's statistics) prefers it to the selective hash or review
     index, reading every row of the cohort. `|| ''` keeps the meaning and hides the index."""
-    return (fingerprints.c.assignment + "") == assignment
+    return (fingerprints.c.assignment + "").in_(assignments)
 
 
 Ranked = list[tuple[int, str, list[Fingerprint]]]  # review id, repo, common fingerprints

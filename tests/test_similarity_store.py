@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app import similarity_store
 from app.jobs.models import PushJob
 from app.ledger import Ledger, fingerprints
 from app.review.similarity import Fingerprint, fingerprint_file
@@ -120,3 +121,26 @@ async def test_passages_in_many_submissions_are_idioms_and_limit_caps(ledger: Le
     assert len(found) == 2 and all(m.share == 1.0 for m in found)
     # Stored by more than `common` submissions, a passage is no evidence about any one pair.
     assert await matches(ledger.engine, ASSIGNMENT, "org/task-new", original, common=3) == []
+
+
+async def test_earlier_cohorts_count_only_when_named(ledger: Ledger) -> None:
+    await store(ledger, "org/task-ann", 1, prints("python", "py", "original"), assignment="2025")
+    disguised = prints("python", "py", "disguised")
+    assert await matches(ledger.engine, ASSIGNMENT, "org/task-bob", disguised) == []
+    found = await matches(ledger.engine, ASSIGNMENT, "org/task-bob", disguised, earlier=["2025"])
+    assert [m.repo for m in found] == ["org/task-ann"] and found[0].share >= 0.6
+
+
+async def test_a_huge_submission_is_compared_by_a_consistent_sample(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = prints("python", "py", "original")
+    await store(ledger, "org/task-ann", 1, original)
+    monkeypatch.setattr(similarity_store, "MAX_HASHES", 30)
+    found = await matches(ledger.engine, ASSIGNMENT, "org/task-bob", original)
+    assert [m.repo for m in found] == ["org/task-ann"]
+    assert found[0].shared == 30 and found[0].share == 1.0
+    smallest = set(sorted({p.hash for p in original})[:30])
+    assert sum(r.prints for r in found[0].regions) <= len(
+        [p for p in original if p.hash in smallest]
+    )
