@@ -38,29 +38,29 @@ def serve(settings: Settings) -> int:
     from app.web import create_app
 
     settings.validate_for_service()
-    sock = listening_socket(settings.host, settings.port)
     asyncio.run(preflight(settings))
-    configure(settings.log_level, settings.log_format, _secrets(settings))
-    if settings.webhook_secret and not settings.github_app_configured:
-        logging.getLogger("app").warning(
-            "GITHUB_WEBHOOK_SECRET is set but the GitHub App is not (GITHUB_APP_ID and a "
-            "private key): deliveries are accepted and recorded, but no review can run; "
-            "/setup is closed, so fill in GITHUB_APP_ID and the key in .env."
-        )
-    # The link carries this start's one-time setup token: only whoever reads the log can
-    # register the app, and /setup refuses once any GitHub credential is set.
-    settings, setup_link = prepare_setup(settings, Path(".env"))
-    if setup_link is not None:
-        logging.getLogger("app").warning(
-            "The GitHub App is not configured yet: open %s to register it, "
-            "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET in .env.",
-            setup_link,
-        )
-    server = uvicorn.Server(server_config(settings, create_app(settings)))
-    _settle_heap()
-    host, port = sock.getsockname()[:2]
-    logging.getLogger("app").info("Listening on http://%s:%d", host, port)
-    with sock:
+    sock = listening_socket(settings.host, settings.port)
+    with sock:  # closed however the start ends
+        configure(settings.log_level, settings.log_format, _secrets(settings))
+        if settings.webhook_secret and not settings.github_app_configured:
+            logging.getLogger("app").warning(
+                "GITHUB_WEBHOOK_SECRET is set but the GitHub App is not (GITHUB_APP_ID and a "
+                "private key): deliveries are accepted and recorded, but no review can run; "
+                "/setup is closed, so fill in GITHUB_APP_ID and the key in .env."
+            )
+        # The link carries this start's one-time setup token: only whoever reads the log can
+        # register the app, and /setup refuses once any GitHub credential is set.
+        settings, setup_link = prepare_setup(settings, Path(".env"))
+        if setup_link is not None:
+            logging.getLogger("app").warning(
+                "The GitHub App is not configured yet: open %s to register it, "
+                "or set GITHUB_APP_ID, GITHUB_PRIVATE_KEY_PATH and GITHUB_WEBHOOK_SECRET in .env.",
+                setup_link,
+            )
+        server = uvicorn.Server(server_config(settings, create_app(settings)))
+        _settle_heap()
+        host, port = sock.getsockname()[:2]
+        logging.getLogger("app").info("Listening on http://%s:%d", host, port)
         server.run(sockets=[sock])
     return 0 if server.started else 3
 
