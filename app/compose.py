@@ -25,9 +25,9 @@ from app.jobs.store import JobStore
 from app.ledger import Ledger
 from app.metrics import Metrics
 from app.review.assignment import Assignment
+from app.review.injection import redact_flagged
 from app.review.llm import LLMReviewer
 from app.review.models import Reviewer
-from app.review.injection import redact_flagged
 from app.review.secrets import mask_secrets
 from app.services import Services, WorkerServices
 

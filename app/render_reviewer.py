@@ -73,6 +73,8 @@ def reviewer_report(
         out += [tests.rstrip("\n"), ""]
     if review.candidate_ci:
         out += _candidate_ci(review)
+    if review.similarity_report:
+        out += [review.similarity_report.rstrip("\n"), ""]
     if review.history or review.history_notes:
         out += [render_history(review.history, review.history_notes).rstrip("\n"), ""]
     counts = Counter(f.severity for f in review.findings)

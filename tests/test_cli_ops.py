@@ -241,6 +241,8 @@ def test_report_json_to_a_file(
         "flags": 1,
         "cost_usd": 0.0123,
         "tests": None,  # the assignment has no hidden tests
+        "similar": [],
+        "history": None,
     }
     assert data["submissions"][1]["scores"] == {"correctness": 4.0, "style": None}
 

@@ -54,6 +54,24 @@ class Submission:
     flags: int
     cost_usd: float
     tests: dict[str, Any] | None = None  # the hidden tests' full outcome (every failure)
+    similar: list[dict[str, Any]] | None = None  # closest other submissions, top first
+    history: dict[str, Any] | None = None  # commit-history signals
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def _similar_cell(similar: list[dict[str, Any]] | None) -> str:
+    if not similar:
+        return ""
+    top = similar[0]
+    return f"{top['repo']} ({top['share']:.0%})"
+
+
+def _history_cell(history: dict[str, Any] | None) -> str:
+    signals = (history or {}).get("signals") or []
+    return " ".join(sorted({str(s.get("kind")) for s in signals}))
 
 
 def _tests(text: str | None) -> dict[str, Any] | None:
@@ -93,6 +111,8 @@ def _submission(row: Any) -> Submission:
         flags=int(row.flags or 0),
         cost_usd=float(row.cost_usd or 0.0),
         tests=_tests(row.tests_result),
+        similar=_json(row.similarity),
+        history=_json(row.history),
     )
 
 
@@ -101,7 +121,7 @@ async def submissions(ledger: Ledger, assignment: str) -> list[Submission]:
     c = reviews.c
     columns = (c.repo, c.head_sha, c.job, c.created_at, c.late, c.score, c.points, c.scores)
     query = (
-        sa.select(*columns, c.flags, c.cost_usd, c.tests_result)
+        sa.select(*columns, c.flags, c.cost_usd, c.tests_result, c.similarity, c.history)
         .where(reviews.c.assignment == assignment, reviews.c.state == "done")
         .order_by(reviews.c.finished_at, reviews.c.id)
     )
@@ -149,7 +169,9 @@ def to_csv(found: list[Submission]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     with_tests = any(s.tests is not None for s in found)
-    writer.writerow([*columns, *TOTALS, *(["tests"] if with_tests else [])])
+    integrity = any(s.similar or s.history for s in found)
+    extra = (["tests"] if with_tests else []) + (["top_match", "history"] if integrity else [])
+    writer.writerow([*columns, *TOTALS, *extra])
     for s in found:
         writer.writerow(
             [
@@ -164,6 +186,11 @@ def to_csv(found: list[Submission]) -> str:
                 str(s.flags),
                 f"{s.cost_usd:.6f}",
                 *([_cell(_tests_cell(s.tests))] if with_tests else []),
+                *(
+                    [_cell(_similar_cell(s.similar)), _history_cell(s.history)]
+                    if integrity
+                    else []
+                ),
             ]
         )
     return out.getvalue()
@@ -186,6 +213,8 @@ def to_json(assignment: str, found: list[Submission]) -> str:
                 "flags": s.flags,
                 "cost_usd": round(s.cost_usd, 6),
                 "tests": s.tests,
+                "similar": s.similar or [],
+                "history": s.history,
             }
             for s in found
         ],

@@ -73,6 +73,7 @@ def outcome_for(
         history=signals_json(review.history, review.history_notes)
         if review.history or review.history_notes
         else None,
+        similarity=review.similarity_json,
     )
 
 

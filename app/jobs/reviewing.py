@@ -7,6 +7,8 @@ re-run re-publishes the stored assessment without calling the LLM.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,7 +34,10 @@ from app.review.engine import (
 from app.review.history import HistoryFacts, Signal, history_notes, history_signals
 from app.review.llm import LLMAssessment, LLMReviewer
 from app.review.models import Change, CIEntry, Review, Reviewer, Submission
+from app.review.similarity import fingerprint_submission, fingerprint_text
+from app.review.similarity_evidence import matches_json, render_matches
 from app.review.tests_outcome import TestOutcome
+from app.similarity_store import matches, record_fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,34 @@ async def _candidate_ci(
     )
 
 
+async def _similarity(
+    deps: ReviewDeps,
+    review_id: int | None,
+    job: ResolvedJob,
+    assignment: Assignment,
+    submission: Submission,
+    result: Review,
+) -> Review:
+    """The closest earlier submissions of the cohort (an inverted index on fingerprints, never a
+    pairwise scan), then this submission's fingerprints stored for later ones."""
+    settings = assignment.similarity
+    exclude = fingerprint_text("brief", assignment.brief) if assignment.brief else frozenset()
+    prints = await asyncio.to_thread(
+        fingerprint_submission, submission, boilerplate=settings.boilerplate, exclude=exclude
+    )
+    engine = deps.store.engine
+    found = await matches(engine, assignment.id, job.repo, prints, earlier=settings.earlier)
+    if review_id is not None:
+        await record_fingerprints(engine, review_id, assignment.id, job.repo, prints)
+    if not found:
+        return result
+    return replace(
+        result,
+        similarity_report=render_matches(found),
+        similarity_json=json.dumps(matches_json(found)),
+    )
+
+
 async def _history(
     gh: GitHubClient, job: ResolvedJob, assignment: Assignment, fetched: Fetched
 ) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
@@ -133,6 +166,7 @@ async def review(
     assignment: Assignment,
     *,
     tests: TestOutcome | None = None,
+    review_id: int | None = None,
 ) -> Review:
     fetched: Fetched = await fetch_change(gh, job, assignment)
     change = fetched.change
@@ -171,6 +205,8 @@ async def review(
         result = replace(result, candidate_ci=await _candidate_ci(gh, job, change, deps.app_id))
     signals, notes = await _history(gh, job, assignment, fetched)
     result = replace(result, history=signals, history_notes=notes)
+    if assignment.similarity.enabled:
+        result = await _similarity(deps, review_id, job, assignment, submission, result)
     if contents.too_large:
         note = (
             f"{len(contents.too_large)} file(s) over {deps.max_file_bytes} bytes were not "

@@ -160,7 +160,8 @@ class Runner:
                     tests = got
                 try:
                     review = await reviewing.review(
-                        self.review_deps, work.client, work.target, assignment, tests=tests
+                        self.review_deps, work.client, work.target, assignment, tests=tests,
+                        review_id=attempt.review_id,
                     )
                 except TimeoutError as exc:
                     raise ReviewError(f"The review took longer than {limit:g} seconds.") from exc

@@ -84,6 +84,7 @@ class Outcome:
     cost_usd: float = 0.0
     found: Sequence[Finding] = field(default_factory=tuple)
     history: str | None = None  # JSON: the commit history's signals (reviewer-only)
+    similarity: str | None = None  # JSON: the closest earlier submissions (reviewer-only)
 
 
 def _claimable(now: Any) -> Any:
@@ -267,6 +268,7 @@ class JobStore:
                     completion_tokens=outcome.completion_tokens,
                     cost_usd=outcome.cost_usd,
                     history=outcome.history,
+                    similarity=outcome.similarity,
                     lease_until=None,
                     finished_at=utcnow(),
                 )

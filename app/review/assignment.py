@@ -52,6 +52,7 @@ from app.review.config_yaml import (
 from app.review.history_config import HistorySettings
 from app.review.models import Criterion
 from app.review.reviewers_config import Reviewers
+from app.review.similarity_config import SimilaritySettings
 from app.review.tests_config import GraderWorkflow, HiddenTests
 
 CONFIG_PATH = ".github/assignment-review.yml"
@@ -254,6 +255,7 @@ class Assignment(_Frozen):
     reviewers: Reviewers = Reviewers()
     tests: HiddenTests | None = None
     history: HistorySettings = HistorySettings()
+    similarity: SimilaritySettings = SimilaritySettings()
     deadline: AwareDatetime | None = None
 
     @model_validator(mode="before")
@@ -343,7 +345,7 @@ DEFAULT_ASSIGNMENT = Assignment(id="default", repos=("*",), title="Code review")
 
 _MODELS = (
     AssignmentConfig, Assignment, Paths, Feedback, Reviewers, _CriterionSpec,
-    HiddenTests, GraderWorkflow, HistorySettings,
+    HiddenTests, GraderWorkflow, HistorySettings, SimilaritySettings,
 )
 _KNOWN_KEYS = sorted({key for model in _MODELS for key in model.model_fields})
 

@@ -177,6 +177,8 @@ class Review:
     candidate_ci: tuple[CIEntry, ...] = ()  # reviewer-only
     history: tuple[Signal, ...] = ()  # reviewer-only observations on the commit history
     history_notes: tuple[str, ...] = ()  # history checks that could not run
+    similarity_report: str = ""  # reviewer-only markdown: the closest earlier submissions
+    similarity_json: str | None = None  # the same for the ledger and `report`
 
     @property
     def worst(self) -> Severity | None:

@@ -1,0 +1,23 @@
+"""The assignment's `similarity` block: which submissions of the cohort are compared.
+
+```yaml
+similarity:
+  enabled: true
+  boilerplate: ["migrations/**", "**/generated/**"]   # files every solution may share
+  earlier: [backend-take-home-2025]                    # earlier cohorts' assignment ids
+```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+
+class SimilaritySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: StrictBool = True
+    boilerplate: tuple[Annotated[StrictStr, Field(min_length=1)], ...] = ()
+    earlier: tuple[Annotated[StrictStr, Field(min_length=1, max_length=128)], ...] = ()
