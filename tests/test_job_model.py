@@ -19,7 +19,7 @@ from app.config import Settings
 from app.jobs.execute import run_attempt
 from app.jobs.inprocess import InProcessQueue
 from app.jobs.models import PullRequestJob
-from app.jobs.store import Attempt, JobStore, LeaseLost, Outcome, GraderRun
+from app.jobs.store import Attempt, GraderRun, JobStore, LeaseLost, Outcome
 from app.ledger import Ledger, findings, reviews, utcnow
 from app.review.models import Finding, ReviewerResult, Severity, Submission
 from app.review.static import StaticReviewer
