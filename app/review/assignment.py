@@ -28,7 +28,6 @@ from pydantic import (
     GetPydanticSchema,
     PlainSerializer,
     PlainValidator,
-    StrictBool,
     StrictInt,
     StrictStr,
     StringConstraints,
@@ -49,6 +48,7 @@ from app.review.config_yaml import (
     problem_at,
     validation_message,
 )
+from app.review.feedback_config import Feedback as Feedback
 from app.review.history_config import HistorySettings
 from app.review.models import Criterion
 from app.review.reviewers_config import Reviewers
@@ -225,15 +225,6 @@ class Paths(_Frozen):
         return any(_path_matches(p, path) for p in self.include) and not any(
             _path_matches(p, path) for p in self.exclude
         )
-
-
-class Feedback(_Frozen):
-    """Where results go; the score stays reviewer-only unless the organisation says otherwise."""
-
-    check_run: StrictBool = True
-    pr_comment: StrictBool = True
-    inline_comments: StrictBool = False
-    show_score_to_candidate: StrictBool = False
 
 
 class Assignment(_Frozen):
