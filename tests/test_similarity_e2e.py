@@ -60,6 +60,9 @@ async def test_a_disguised_copy_is_found_and_an_independent_solution_is_not(
     }
     [bob] = [body for title, body in bodies.items() if "task-bob" in title]
     assert "Similar submissions" in bob and "task-alice" in bob
+    [alice] = [body for title, body in bodies.items() if "task-alice" in title]
+    assert "A later submission, `acme/task-bob`" in alice  # both submissions' reviewers know
+    assert alice.count("relo-similar:acme/task-bob") == 1
     seen = "".join(c["body"] for c in fake_github.comments_on("acme/task-bob", 1))
     seen += "".join(r["output"]["summary"] for r in fake_github.runs_for("acme/task-bob"))
     assert "Similar" not in seen and "task-alice" not in seen

@@ -18,6 +18,7 @@ from app.github.publish import post_inline_comments, upsert_comment
 from app.github.reviewers import publish_reviewer_issue
 from app.jobs.failures import EXPECTED_FAILURES, failure_sentence, parse_time
 from app.jobs.models import PullRequestJob, ResolvedJob
+from app.jobs.similar_notes import tell_matched
 from app.jobs.store import Attempt, JobStore, LeaseLost
 from app.metrics import Metrics
 from app.render import render_comment_body, render_inline_findings
@@ -85,6 +86,11 @@ async def deliver_extras(
             )
             if known != (number, results_id):
                 await store.remember_reviewer_issue(reviewer_repo, job.repo, number, results_id)
+            if review.similarity_json:
+                await tell_matched(
+                    gh, ledger, reviewer_repo=reviewer_repo, repo=job.repo,
+                    head_sha=job.head_sha, issue=number, similarity_json=review.similarity_json,
+                )
 
         steps.append((f"the issue in {reviewer_repo}", reviewers_issue))
     if pull is not None and feedback.inline_comments:
