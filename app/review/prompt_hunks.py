@@ -130,20 +130,27 @@ MAX_LINE_CHARS = 400
 
 
 def render_line(line: DiffLine) -> str:
-    """`  12 + code`: the new-side number the model cites, the kind, the code (long lines cut:
-    minified or generated lines cost tokens and say nothing about the candidate)."""
-    number = "" if line.new_line is None else str(line.new_line)
+    """`12 + code`: the new-side number the model cites, the kind, the code (long lines cut:
+    minified or generated lines cost tokens and say nothing about the candidate).
+
+    The number is not padded: padding to five columns cost about 2.5 of the ~3.5 tokens the
+    prefix took per line (o200k_base), a third of a large prompt, and told the model nothing.
+    Every line keeps its own number, so the model copies a citation rather than counting lines.
+    A deleted line starts with its kind ("- code"): with no number it cannot be cited.
+    """
     text = line.text
     if len(text) > MAX_LINE_CHARS:
         text = text[:MAX_LINE_CHARS] + " [line cut]"
-    return f"{number:>5} {line.kind} {text}".rstrip()
+    if line.new_line is None:
+        return f"{line.kind} {text}".rstrip()
+    return f"{line.new_line} {line.kind} {text}".rstrip()
 
 
 def render_hunk(hunk: Hunk) -> str:
     return "\n".join(render_line(line) for line in hunk.lines)
 
 
-_WITHHELD = "      [lines withheld: they hold a secret that could not be masked line by line]"
+_WITHHELD = "[lines withheld: they hold a secret that could not be masked line by line]"
 
 #: The mask runs regular expressions, and each call holds the GIL for its whole text: a hunk
 #: longer than this is masked in windows of lines, so one huge file cannot stall the event loop.

@@ -97,10 +97,10 @@ def test_patch_lines_carry_new_side_numbers() -> None:
 def test_rendered_hunk_prefixes_numbers_and_marks_deleted_lines_without_number() -> None:
     text = render_hunk(parse_patch(PATCH)[0])
     lines = text.splitlines()
-    assert lines[0] == "    1   import os"
-    assert lines[1] == "      - import sys"
-    assert lines[2] == "    2 + import json"
-    assert re.fullmatch(r"\s+4", lines[4])  # an empty context line keeps its number
+    assert lines[0] == "1   import os"
+    assert lines[1] == "- import sys"
+    assert lines[2] == "2 + import json"
+    assert lines[4] == "4"  # an empty context line keeps its number
 
 
 def test_long_unchanged_runs_are_trimmed_to_a_few_lines_of_context() -> None:
@@ -180,7 +180,7 @@ def test_messages_put_instructions_in_system_and_fenced_data_in_user() -> None:
     assert '"findings"' in system_text and '"criteria"' in system_text
     assert BRIEF not in user_text and "Rules:" not in user_text
     assert "=== FILE app/main.py (added) ===" in user_text
-    assert "    1 + print('hi')" in user_text
+    assert "\n1 + print('hi')" in user_text
 
 
 def test_every_request_gets_a_fresh_nonce() -> None:
@@ -242,8 +242,8 @@ def test_mask_is_applied_to_code_and_paths() -> None:
     _, user = build_messages(BRIEF, RUBRIC, plan.requests[0])
     text = str(user["content"])
     assert "SECRET123" not in text
-    assert "    1 + token = '[MASKED]'" in text
-    assert "    2 + x = 1" in text
+    assert "\n1 + token = '[MASKED]'" in text
+    assert "\n2 + x = 1" in text
 
 
 def test_multi_line_mask_never_shifts_line_numbers() -> None:
@@ -272,7 +272,7 @@ def test_multi_line_mask_never_shifts_line_numbers() -> None:
     )
     assert block is not None
     assert "AAAA" not in block.text
-    assert "    2 + [KEY]" in block.text and "    5 + x = 1" in block.text
+    assert "\n2 + [KEY]" in block.text and "\n5 + x = 1" in block.text
 
 
 def huge_hunk(lines: list[str]) -> Hunk:
@@ -297,7 +297,7 @@ def test_a_huge_hunk_is_masked_in_windows_without_missing_a_secret() -> None:
     assert longest <= MASK_WINDOW_CHARS + 2 * MASK_MARGIN_CHARS + 100 < len("\n".join(lines))
     assert token not in "\n".join(rendered)
     assert [int(r.split()[0]) for r in rendered] == list(range(1, 50_001))
-    assert rendered[997] == "  998 + key_997 = '[MASKED:github-token]'"
+    assert rendered[997] == "998 + key_997 = '[MASKED:github-token]'"
 
 
 def collapse_keys(text: str) -> str:
@@ -362,13 +362,13 @@ def test_a_file_larger_than_the_budget_is_split_by_hunks() -> None:
 
 def test_a_per_review_cap_lists_files_not_reviewed_with_the_reason() -> None:
     files = [*many_files(6, 40), added_file("tests/test_x.py", ["assert True"])]
-    plan = plan_requests(files, budget_tokens=2500, max_total_tokens=1500)
+    plan = plan_requests(files, budget_tokens=2500, max_total_tokens=1400)
     reviewed = {b.path for r in plan.requests for b in r.blocks}
-    assert plan.total_tokens <= 1500
+    assert plan.total_tokens <= 1400
     assert "tests/test_x.py" in reviewed  # a smaller, later file still fits
     assert plan.not_reviewed
     assert {s.path for s in plan.not_reviewed} | reviewed == {f.path for f in files}
-    assert all("per-review cap of 1500 tokens" in s.reason for s in plan.not_reviewed)
+    assert all("per-review cap of 1400 tokens" in s.reason for s in plan.not_reviewed)
 
 
 def test_binary_files_are_not_reviewed_and_removed_files_are_a_header() -> None:
