@@ -35,8 +35,11 @@ def missing_reason() -> str | None:
     return None
 
 
-def o200k_counter() -> Counter:
-    """Tokens of a text as OpenAI's current models count them; call `missing_reason` first."""
+def o200k_encode() -> Callable[[str], list[int]]:
+    """The tokens of a text as OpenAI's current models see them; call `missing_reason` first.
+
+    Candidate code may contain "<|endoftext|>": it is encoded as text, as the API does.
+    """
     reason = missing_reason()
     if reason is not None:
         raise RuntimeError(reason)
@@ -44,9 +47,10 @@ def o200k_counter() -> Counter:
     import tiktoken
 
     encoding = tiktoken.get_encoding(ENCODING)
+    return lambda text: encoding.encode(text, disallowed_special=())
 
-    def count(text: str) -> int:
-        # Candidate code may contain "<|endoftext|>": count it as text, as the API does.
-        return len(encoding.encode(text, disallowed_special=()))
 
-    return count
+def o200k_counter() -> Counter:
+    """How many tokens a text is for OpenAI's current models; call `missing_reason` first."""
+    encode = o200k_encode()
+    return lambda text: len(encode(text))

@@ -189,7 +189,7 @@ async def test_citations_outside_the_change_are_dropped_never_annotated(
     head, base = payload["pull_request"]["head"]["sha"], payload["pull_request"]["base"]["sha"]
     added = added_lines(git, base, head)
     assert added == {"app/starter.py": {5}}
-    assert "    4   def given():" in fenced(fake_llm.requests[0])  # a context line was shown
+    assert "\n4   def given():" in fenced(fake_llm.requests[0])  # a context line was shown
     assert_on_added_lines(run, added)
     assert not [a for a in run["annotations"] if a["title"] == "Unchecked input"]
     summary = run["output"]["summary"]

@@ -72,11 +72,13 @@ class LLMReviewError(ReviewError):
         self.usage = tuple(usage)
 
 
-def price_usd(usage: Usage | Iterable[Usage], prices: Mapping[str, tuple[float, float]]) -> float:
-    """Cost from per-million-token (input, output) prices by model.
+def price_usd(usage: Usage | Iterable[Usage], prices: Mapping[str, tuple[float, ...]]) -> float:
+    """Cost from per-million-token (input, output[, cached input]) prices by model.
 
     A dated model name ("gpt-4o-mini-2024-07-18") takes the price of its longest listed prefix;
-    a model missing from the table costs 0 (the operator's table is the source of truth).
+    a model missing from the table costs 0 (the operator's table is the source of truth). Prompt
+    tokens the provider served from its cache are billed at the cached-input price where the
+    table gives one, else at the input price.
     """
     items = (usage,) if isinstance(usage, Usage) else tuple(usage)
     total = 0.0
@@ -88,8 +90,14 @@ def price_usd(usage: Usage | Iterable[Usage], prices: Mapping[str, tuple[float, 
         )
         if key is None:
             continue
-        input_price, output_price = prices[key]
-        total += (u.prompt_tokens * input_price + u.completion_tokens * output_price) / 1_000_000
+        input_price, output_price, *rest = prices[key]
+        cached_price = rest[0] if rest else input_price
+        cached = min(max(u.cached_tokens, 0), u.prompt_tokens)
+        total += (
+            (u.prompt_tokens - cached) * input_price
+            + cached * cached_price
+            + u.completion_tokens * output_price
+        ) / 1_000_000
     return total
 
 

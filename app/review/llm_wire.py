@@ -87,13 +87,25 @@ def usage_from_body(model: str, response: httpx2.Response) -> Usage:
     raw = body.get("usage") if isinstance(body, dict) else None
     if not isinstance(raw, dict):
         return Usage(model)
-    return Usage(model, int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        model,
+        int(raw.get("prompt_tokens") or 0),
+        int(raw.get("completion_tokens") or 0),
+        int(cached or 0),
+    )
 
 
 def usage_of(model: str, completion: ChatCompletion) -> Usage:
-    if completion.usage is None:
+    """Tokens billed, with the prompt tokens the provider served from its cache (OpenAI reports
+    them in `prompt_tokens_details.cached_tokens`; servers without a cache leave it out)."""
+    usage = completion.usage
+    if usage is None:
         return Usage(model)
-    return Usage(model, completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details is not None else None
+    return Usage(model, usage.prompt_tokens, usage.completion_tokens, cached or 0)
 
 
 def api_failure(exc: openai.APIError) -> str:

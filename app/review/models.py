@@ -140,6 +140,8 @@ class Usage:
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Of `prompt_tokens`, those the provider served from its prompt cache (billed cheaper).
+    cached_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
