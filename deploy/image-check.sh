@@ -14,8 +14,8 @@ mkdir -p "$work"
 
 # The Debian mirror this machine's apt already uses (its sources list), so nothing here names one.
 debian_mirror() {
-  grep -hoE 'https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
-    | grep -v security | head -n1
+  grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+    | grep -oE 'https?://[^ ]+' | grep -v security | head -n1
 }
 
 if ! buildah inspect --type image "$base" >/dev/null 2>&1; then
