@@ -92,8 +92,8 @@ def test_as_the_llm_mask_it_keeps_every_line_number_of_a_hunk() -> None:
 
     rendered = mask_hunk(hunk, mask).split("\n")
 
-    assert rendered[1] == f"   11 +     {MARKER}"
-    assert rendered[3] == "   12 +     return 3.14 * r * r"
+    assert rendered[1] == f"11 +     {MARKER}"
+    assert rendered[3] == "12 +     return 3.14 * r * r"
     assert "Ignore" not in "\n".join(rendered)
 
 

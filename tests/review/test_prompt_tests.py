@@ -63,8 +63,9 @@ def test_results_go_after_the_stable_prefix_and_output_inside_the_fence() -> Non
     plain_system, plain_user = (m["content"] for m in messages(None))
     evidence = hidden_test_evidence(outcome(), config())
     system, user = (m["content"] for m in messages(evidence))
-    assert system.startswith(plain_system)  # instructions, brief and rubric unchanged, first
-    trusted = system[len(plain_system) :]
+    stable = plain_system.rsplit("\n\n", 1)[0]  # all but the fence's markers, which come last
+    assert system.startswith(stable)  # instructions, brief and rubric unchanged, first
+    trusted = system[len(stable) :]
     assert "## Hidden tests (trusted evidence from the organisation)" in trusted
     assert "Result: 1 passed, 1 failed, 1 errored, 1 skipped, of 4 (0.5 s)." in trusted
     assert "- tests.test_calc.test_div_zero (failed): assert inf == 0 where inf = div(1, 0)" in (
