@@ -20,6 +20,16 @@ class ConfigError(Exception):
     """The service cannot start with these settings; the message says why in one sentence."""
 
 
+Price = tuple[float, float] | tuple[float, float, float]
+DEFAULT_PRICES: dict[str, Price] = {
+    "gpt-4o-mini": (0.15, 0.60, 0.075),
+    "gpt-4o": (2.50, 10.00, 1.25),
+    "gpt-4.1-mini": (0.40, 1.60, 0.10),
+    "gpt-4.1": (2.00, 8.00, 0.50),
+    "o4-mini": (1.10, 4.40, 0.275),
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -44,16 +54,9 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 120.0
     llm_max_retries: int = Field(default=3, ge=0)
     llm_max_answer_tokens: int = Field(default=4096, ge=64)
-    # Per-million-token (input, output) prices in USD, longest model-name prefix wins.
-    llm_prices: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {
-            "gpt-4o-mini": (0.15, 0.60),
-            "gpt-4o": (2.50, 10.00),
-            "gpt-4.1-mini": (0.40, 1.60),
-            "gpt-4.1": (2.00, 8.00),
-            "o4-mini": (1.10, 4.40),
-        }
-    )
+    # Per-million-token (input, output[, cached input]) prices in USD, longest model-name
+    # prefix wins; without a cached-input price, cached prompt tokens cost the input price.
+    llm_prices: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     database_url: str = "sqlite+aiosqlite:///relo-review.db"
     queue_url: str | None = None

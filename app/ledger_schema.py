@@ -47,6 +47,8 @@ reviews = sa.Table(
     sa.Column("flags", sa.Integer, nullable=False, default=0),
     sa.Column("late", sa.Boolean, nullable=False, default=False),
     sa.Column("prompt_tokens", sa.Integer, nullable=False, default=0),
+    # Of those, served from the provider's prompt cache (migration 0006).
+    sa.Column("cached_prompt_tokens", sa.Integer, nullable=False, default=0, server_default="0"),
     sa.Column("completion_tokens", sa.Integer, nullable=False, default=0),
     sa.Column("cost_usd", sa.Float, nullable=False, default=0.0),
     sa.Column("comment_id", sa.BigInteger),

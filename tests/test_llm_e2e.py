@@ -599,3 +599,16 @@ async def test_secrets_are_masked_before_they_reach_the_llm(
     assert "3 + DEBUG = True" in data  # line numbers unchanged by masking
     run = only_run(fake_github, payload["pull_request"]["head"]["sha"])
     assert run["status"] == "completed"
+
+
+async def test_cached_prompt_tokens_are_recorded_and_billed_at_the_cached_rate(
+    llm_harness: Harness, fake_github: FakeGitHub, fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    fake_llm.cached_tokens = 300
+    await review(llm_harness, fake_github, fake_llm, tmp_path, good(0.5))
+    [row] = await ledger_rows(llm_harness)
+    assert row["cached_prompt_tokens"] == 300
+    prompt, completion = row["prompt_tokens"], row["completion_tokens"]
+    full = (prompt * 0.15 + completion * 0.60) / 1e6  # every prompt token at the input price
+    cheaper = ((prompt - 300) * 0.15 + 300 * 0.075 + completion * 0.60) / 1e6
+    assert row["cost_usd"] == pytest.approx(cheaper) and row["cost_usd"] < full

@@ -67,6 +67,7 @@ def outcome_for(
         flags=len(review.flags) + sum(1 for f in review.findings if f.source == "injection"),
         late=is_late(assignment, parse_time(job.received_at)),
         prompt_tokens=sum(u.prompt_tokens for u in review.usage),
+        cached_prompt_tokens=sum(u.cached_tokens for u in review.usage),
         completion_tokens=sum(u.completion_tokens for u in review.usage),
         cost_usd=review.cost_usd,
         found=review.findings,
@@ -81,6 +82,7 @@ def account(metrics: Metrics, review: Review, seconds: float) -> None:
     for u in review.usage:
         metrics.llm_tokens.labels(model=u.model, kind="prompt").inc(u.prompt_tokens)
         metrics.llm_tokens.labels(model=u.model, kind="completion").inc(u.completion_tokens)
+        metrics.llm_tokens.labels(model=u.model, kind="cached").inc(u.cached_tokens)
     if review.usage:
         metrics.llm_cost.labels(model=review.usage[0].model).inc(review.cost_usd)
     metrics.reviews.labels(state="done").inc()

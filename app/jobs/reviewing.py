@@ -51,7 +51,7 @@ class ReviewDeps:
     store: JobStore
     reviewers: Callable[[ReviewJob], Sequence[Reviewer]]
     llm: LLMFactory | None
-    prices: dict[str, tuple[float, float]]
+    prices: dict[str, tuple[float, ...]]
     max_file_bytes: int
     max_archive_bytes: int
     app_id: int | None = None  # this app's: its own check runs are not the candidate's CI

@@ -76,7 +76,7 @@ class Runner:
         store: JobStore,
         reviewers: Callable[[ReviewJob], Sequence[Reviewer]],
         llm: LLMFactory | None = None,
-        prices: dict[str, tuple[float, float]] | None = None,
+        prices: dict[str, tuple[float, ...]] | None = None,
         metrics: Metrics | None = None,
         assignments: AssignmentSource | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,

@@ -80,6 +80,7 @@ class Outcome:
     flags: int = 0
     late: bool = False
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     found: Sequence[Finding] = field(default_factory=tuple)
@@ -265,6 +266,7 @@ class JobStore:
                     flags=outcome.flags,
                     late=outcome.late,
                     prompt_tokens=outcome.prompt_tokens,
+                    cached_prompt_tokens=outcome.cached_prompt_tokens,
                     completion_tokens=outcome.completion_tokens,
                     cost_usd=outcome.cost_usd,
                     history=outcome.history,

@@ -59,7 +59,7 @@ class ReviewPlan:
     reviewers: tuple[Reviewer, ...]
     llm: LLMReviewer | None = None
     model: str = ""
-    prices: Mapping[str, tuple[float, float]] | None = None
+    prices: Mapping[str, tuple[float, ...]] | None = None
     fresh: bool = False
     # A re-run that nobody with the right to a fresh grade asked for: the stored assessment
     # of this commit is shown again, and the LLM is never called (nor billed).

@@ -252,6 +252,7 @@ class FakeLLM:
         self.api_key = api_key
         self.reasoning_models = reasoning_models
         self.requests: list[Json] = []
+        self.cached_tokens = 0  # how many prompt tokens each answer says came from the cache
         self._script: deque[Step] = deque()
         self._ids = itertools.count(1)
         self.app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
@@ -355,6 +356,10 @@ class FakeLLM:
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
+                # As OpenAI reports a prompt prefix served from its cache.
+                "prompt_tokens_details": {
+                    "cached_tokens": min(self.cached_tokens, prompt_tokens)
+                },
             },
         }
 
