@@ -602,11 +602,14 @@ async def test_secrets_are_masked_before_they_reach_the_llm(
 
 
 async def test_cached_prompt_tokens_are_recorded_and_billed_at_the_cached_rate(
-    llm_harness: Harness, fake_github: FakeGitHub, fake_llm: FakeLLM, tmp_path: Path
+    make_settings: Callable[..., Settings], github_http: httpx2.AsyncClient,
+    fake_github: FakeGitHub, fake_llm: FakeLLM, tmp_path: Path,
 ) -> None:
     fake_llm.cached_tokens = 300
-    await review(llm_harness, fake_github, fake_llm, tmp_path, good(0.5))
-    [row] = await ledger_rows(llm_harness)
+    settings = make_settings(openai_model="gpt-4o-mini")  # the built-in price table
+    async with llm_harness_for(settings, github_http, fake_llm) as h:
+        await review(h, fake_github, fake_llm, tmp_path, good(0.5))
+        [row] = await ledger_rows(h)
     assert row["cached_prompt_tokens"] == 300
     prompt, completion = row["prompt_tokens"], row["completion_tokens"]
     full = (prompt * 0.15 + completion * 0.60) / 1e6  # every prompt token at the input price
