@@ -25,7 +25,6 @@ from app.jobs.store import JobStore
 from app.ledger import Ledger
 from app.metrics import Metrics
 from app.review.assignment import Assignment
-from app.review.injection import redact_flagged
 from app.review.llm import LLMReviewer
 from app.review.models import Reviewer
 from app.review.secrets import mask_secrets
@@ -38,9 +37,9 @@ def llm_factory(settings: Settings, client: openai.AsyncOpenAI) -> LLMFactory:
     """Per-assignment LLM reviewers over one shared client; secrets masked before sending."""
 
     def mask(text: str) -> str:
-        # Secrets never leave; text the detector reads as addressed to the grader never
-        # reaches the model (a compliant model cannot obey what it is not shown).
-        return redact_flagged(mask_secrets(text)[0])
+        # Secrets never leave. (Text addressed to the grader is withheld too: the review adds
+        # that redaction whenever its scan flags anything; see engine.review_submission.)
+        return mask_secrets(text)[0]
 
     def build(assignment: Assignment) -> tuple[LLMReviewer | None, str]:
         model = assignment.model or settings.openai_model

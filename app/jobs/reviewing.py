@@ -23,7 +23,7 @@ from app.jobs.failures import EXPECTED_FAILURES, parse_time
 from app.jobs.models import PullRequestJob, PushJob, ResolvedJob, ReviewJob
 from app.jobs.reading import fetch_change, pull_text
 from app.jobs.store import JobStore
-from app.review.assignment import Assignment
+from app.review.assignment import DEFAULT_ASSIGNMENT, Assignment
 from app.review.engine import (
     AssessmentCache,
     ReviewPlan,
@@ -205,7 +205,9 @@ async def review(
         result = replace(result, candidate_ci=await _candidate_ci(gh, job, change, deps.app_id))
     signals, notes = await _history(gh, job, assignment, fetched)
     result = replace(result, history=signals, history_notes=notes)
-    if assignment.similarity.enabled:
+    # A cohort exists only where the organisation configured an assignment: without a config
+    # file every installed repository gets the default review, and nothing is compared.
+    if assignment.similarity.enabled and assignment is not DEFAULT_ASSIGNMENT:
         result = await _similarity(deps, review_id, job, assignment, submission, result)
     if contents.too_large:
         note = (

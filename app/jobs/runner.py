@@ -292,7 +292,7 @@ class Runner:
     async def publish(self, work: Work, assignment: Assignment, review: Review) -> CheckOutput:
         """Complete the check run, once this attempt has made sure it still owns the review."""
         await self.checkpoint(work)
-        await self.store.renew(work.attempt)  # LeaseLost: a newer attempt publishes instead
+        await self.store.still_ours(work.attempt)  # LeaseLost: a newer attempt publishes instead
         show_score = assignment.feedback.show_score_to_candidate or not assignment.reviewer_repo
         sees = assignment.tests.candidate_sees if assignment.tests else "nothing"
         output = await render_check_output(review, show_score=show_score, tests_sees=sees)

@@ -174,6 +174,16 @@ class JobStore:
         if result.rowcount == 0:
             raise LeaseLost(f"review {attempt.review_id} is no longer attempt {attempt.number}'s")
 
+    async def still_ours(self, attempt: Attempt) -> None:
+        """LeaseLost unless this attempt still holds the review (a read: no commit, no fsync;
+        every write after it is fenced anyway)."""
+        async with self.engine.connect() as conn:
+            held = (
+                await conn.execute(sa.select(reviews.c.id).where(_fence(attempt)))
+            ).scalar_one_or_none()
+        if held is None:
+            raise LeaseLost(f"review {attempt.review_id} is no longer attempt {attempt.number}'s")
+
     async def renew(self, attempt: Attempt) -> None:
         """Extend the lease; LeaseLost when another attempt has taken the review over."""
         await self._write(attempt, lease_until=utcnow() + timedelta(seconds=self.lease_seconds))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.review.assignment import Assignment
-from app.review.injection import scan_submission
+from app.review.injection import redact_flagged, scan_submission
 from app.review.llm import LLMAssessment, LLMReviewer, LLMReviewError, price_usd
 from app.review.models import (
     CriterionScore,
@@ -176,7 +176,10 @@ async def review_submission(
             )
         elif assessment is None:
             try:
-                assessment = await plan.llm.assess(submission, evidence or None)
+                # What the scan flags never reaches the model (a compliant model cannot obey
+                # what it is not shown); a submission with no flag is not rescanned.
+                llm = plan.llm.masked_with(redact_flagged) if injection else plan.llm
+                assessment = await llm.assess(submission, evidence or None)
             except LLMReviewError as exc:
                 usage = exc.usage
                 notes.append(_llm_failed(exc))

@@ -11,6 +11,7 @@ worker thread and the event loop keeps serving webhooks and other reviews meanwh
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections import Counter
@@ -143,6 +144,13 @@ class LLMReviewer:
         self._concurrency = max(concurrency, 1)
         # A looping model would otherwise write (and bill) until the server's own limit.
         self._max_answer = max_answer_tokens
+
+    def masked_with(self, extra: Callable[[str], str]) -> LLMReviewer:
+        """This reviewer with `extra` applied after its own mask to everything it sends."""
+        clone = copy.copy(self)
+        inner = self._mask
+        clone._mask = lambda text: extra(inner(text))
+        return clone
 
     def plan(self, submission: Submission, evidence: PromptEvidence | None = None) -> Plan:
         """The requests this submission needs (pure; exposed for the pipeline and benchmarks)."""
