@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,39 +46,38 @@ def _db_error() -> OperationalError:
     return OperationalError("UPDATE reviews", {}, Exception("database is locked"))
 
 
-async def _ledger(tmp_path: Path) -> Ledger:
-    ledger = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
-    await ledger.migrate()
-    return ledger
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    """A migrated SQLite ledger of the test's own, closed after it."""
+    opened = Ledger.from_url(f"sqlite+aiosqlite:///{tmp_path / 'l.db'}")
+    await opened.migrate()
+    yield opened
+    await opened.close()
 
 
-async def test_a_stale_attempt_can_neither_overwrite_nor_duplicate(tmp_path: Path) -> None:
-    ledger = await _ledger(tmp_path)
+async def test_a_stale_attempt_can_neither_overwrite_nor_duplicate(ledger: Ledger) -> None:
     store = JobStore(ledger, lease_seconds=60)
-    try:
-        review_id = await ledger.enqueue_job(JOB)
-        stale = await store.claim(review_id)
-        assert stale is not None
-        await store.interrupted(stale, "its worker stalled")  # the lease ran out
-        newer = await store.claim(review_id)
-        assert newer is not None and newer.number == stale.number + 1
-        await store.set_check_run(newer, 77)
-        await store.finish(newer, Outcome(state="done", conclusion="success",
-                                          found=(_finding(1), _finding(2))))
-        with pytest.raises(LeaseLost):
-            await store.renew(stale)
-        with pytest.raises(LeaseLost):
-            await store.set_check_run(stale, 99)
-        with pytest.raises(LeaseLost):
-            await store.finish(stale, Outcome(state="failed", conclusion="neutral",
-                                              found=(_finding(3),)))
-        async with ledger.engine.connect() as conn:
-            row = (await conn.execute(sa.select(reviews))).mappings().one()
-            found = (await conn.execute(sa.select(sa.func.count()).select_from(findings))).scalar()
-        assert (row["state"], row["conclusion"], row["check_run_id"]) == ("done", "success", 77)
-        assert found == 2
-    finally:
-        await ledger.close()
+    review_id = await ledger.enqueue_job(JOB)
+    stale = await store.claim(review_id)
+    assert stale is not None
+    await store.interrupted(stale, "its worker stalled")  # the lease ran out
+    newer = await store.claim(review_id)
+    assert newer is not None and newer.number == stale.number + 1
+    await store.set_check_run(newer, 77)
+    await store.finish(newer, Outcome(state="done", conclusion="success",
+                                      found=(_finding(1), _finding(2))))
+    with pytest.raises(LeaseLost):
+        await store.renew(stale)
+    with pytest.raises(LeaseLost):
+        await store.set_check_run(stale, 99)
+    with pytest.raises(LeaseLost):
+        await store.finish(stale, Outcome(state="failed", conclusion="neutral",
+                                          found=(_finding(3),)))
+    async with ledger.engine.connect() as conn:
+        row = (await conn.execute(sa.select(reviews))).mappings().one()
+        found = (await conn.execute(sa.select(sa.func.count()).select_from(findings))).scalar()
+    assert (row["state"], row["conclusion"], row["check_run_id"]) == ("done", "success", 77)
+    assert found == 2
 
 
 async def test_a_review_that_kills_its_worker_gives_up_after_its_attempts(
@@ -242,87 +241,75 @@ async def test_the_job_time_limit_covers_authentication(
     assert "longer than 0.5 seconds" in row["error"]
 
 
-async def test_a_cancelled_attempt_hands_over_at_once(tmp_path: Path) -> None:
-    ledger = await _ledger(tmp_path)
+async def test_a_cancelled_attempt_hands_over_at_once(ledger: Ledger) -> None:
     store = JobStore(ledger, lease_seconds=600)
-    try:
-        review_id = await ledger.enqueue_job(JOB)
-        attempt = await store.claim(review_id)
-        assert attempt is not None
-        running = asyncio.Event()
+    review_id = await ledger.enqueue_job(JOB)
+    attempt = await store.claim(review_id)
+    assert attempt is not None
+    running = asyncio.Event()
 
-        async def forever(_: Attempt) -> None:
-            running.set()
-            await asyncio.Event().wait()
+    async def forever(_: Attempt) -> None:
+        running.set()
+        await asyncio.Event().wait()
 
-        task = asyncio.create_task(run_attempt(store, attempt, forever))
-        await asyncio.wait_for(running.wait(), GUARD)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert await ledger.runnable() == [review_id]  # not after a 600 s lease
-        following = await store.claim(review_id)
-        assert following is not None and following.last_error == "the attempt was interrupted"
-    finally:
-        await ledger.close()
+    task = asyncio.create_task(run_attempt(store, attempt, forever))
+    await asyncio.wait_for(running.wait(), GUARD)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await ledger.runnable() == [review_id]  # not after a 600 s lease
+    following = await store.claim(review_id)
+    assert following is not None and following.last_error == "the attempt was interrupted"
 
 
-async def test_losing_the_lease_stops_the_attempt(tmp_path: Path) -> None:
-    ledger = await _ledger(tmp_path)
+async def test_losing_the_lease_stops_the_attempt(ledger: Ledger) -> None:
     store = JobStore(ledger, lease_seconds=0.06)  # renewed every 20 ms
-    try:
-        review_id = await ledger.enqueue_job(JOB)
-        attempt = await store.claim(review_id)
-        assert attempt is not None
-        stopped = asyncio.Event()
+    review_id = await ledger.enqueue_job(JOB)
+    attempt = await store.claim(review_id)
+    assert attempt is not None
+    stopped = asyncio.Event()
 
-        async def slow(_: Attempt) -> None:
-            try:
-                # Meanwhile another worker takes the review over (its attempt number moves on).
-                async with ledger.engine.begin() as conn:
-                    await conn.execute(reviews.update().values(attempts=attempt.number + 1))
-                await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                stopped.set()
-                raise
+    async def slow(_: Attempt) -> None:
+        try:
+            # Meanwhile another worker takes the review over (its attempt number moves on).
+            async with ledger.engine.begin() as conn:
+                await conn.execute(reviews.update().values(attempts=attempt.number + 1))
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
 
-        await asyncio.wait_for(run_attempt(store, attempt, slow), GUARD)
-        assert stopped.is_set()
-    finally:
-        await ledger.close()
+    await asyncio.wait_for(run_attempt(store, attempt, slow), GUARD)
+    assert stopped.is_set()
 
 
 async def test_a_failed_lease_renewal_is_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ledger = await _ledger(tmp_path)
     store = JobStore(ledger, lease_seconds=0.3)
-    try:
-        review_id = await ledger.enqueue_job(JOB)
-        attempt = await store.claim(review_id)
-        assert attempt is not None
-        real_renew = store.renew
-        calls: list[str] = []
-        renewed = asyncio.Event()
+    review_id = await ledger.enqueue_job(JOB)
+    attempt = await store.claim(review_id)
+    assert attempt is not None
+    real_renew = store.renew
+    calls: list[str] = []
+    renewed = asyncio.Event()
 
-        async def flaky(a: Attempt) -> None:
-            calls.append("renew")
-            if len(calls) == 1:
-                raise _db_error()
-            await real_renew(a)
-            renewed.set()
+    async def flaky(a: Attempt) -> None:
+        calls.append("renew")
+        if len(calls) == 1:
+            raise _db_error()
+        await real_renew(a)
+        renewed.set()
 
-        monkeypatch.setattr(store, "renew", flaky)
+    monkeypatch.setattr(store, "renew", flaky)
 
-        async def work(a: Attempt) -> None:
-            await renewed.wait()
-            await store.finish(a, Outcome(state="done", conclusion="success"))
+    async def work(a: Attempt) -> None:
+        await renewed.wait()
+        await store.finish(a, Outcome(state="done", conclusion="success"))
 
-        await asyncio.wait_for(run_attempt(store, attempt, work), GUARD)
-        assert (await ledger.get(review_id)) is not None
-        assert await ledger.review_states() == {"done": 1}
-    finally:
-        await ledger.close()
+    await asyncio.wait_for(run_attempt(store, attempt, work), GUARD)
+    assert (await ledger.get(review_id)) is not None
+    assert await ledger.review_states() == {"done": 1}
 
 
 async def test_the_web_process_on_arq_builds_no_runner(
@@ -349,36 +336,28 @@ def test_workers_and_the_cli_do_not_import_the_web_app() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-async def test_waiting_for_hidden_tests_holds_no_lease_and_is_no_attempt(tmp_path: Path) -> None:
-    ledger = await _ledger(tmp_path)
+async def test_waiting_for_hidden_tests_holds_no_lease_and_is_no_attempt(ledger: Ledger) -> None:
     store = JobStore(ledger, lease_seconds=60, max_attempts=2)
-    try:
-        review_id = await ledger.enqueue_job(JOB)
-        for n in range(4):  # more waits than attempts allowed: waiting uses none
-            attempt = await store.claim(review_id)
-            assert attempt is not None and not attempt.final, n
-            await store.set_tests(attempt, GraderRun("corr-1", "acme/graders:grade.yml@main"))
-            await store.wait(attempt, until=utcnow() + timedelta(hours=1))
-            assert await store.claim(review_id) is None  # nobody holds it; nobody may take it
-            assert await ledger.runnable() == []
-            assert await store.wake("corr-1") == [review_id]  # the workflow_run webhook
-        resumed = await store.claim(review_id)
-        assert resumed is not None and resumed.tests is not None
-        assert resumed.tests.correlation == "corr-1"
-        await store.finish(resumed, Outcome(state="done", conclusion="success"))
-        assert await store.wake("corr-1") == []
-    finally:
-        await ledger.close()
-
-
-async def test_a_wait_that_runs_out_makes_the_review_runnable(tmp_path: Path) -> None:
-    ledger = await _ledger(tmp_path)
-    store = JobStore(ledger, lease_seconds=60)
-    try:
-        review_id = await ledger.enqueue_job(JOB)
+    review_id = await ledger.enqueue_job(JOB)
+    for n in range(4):  # more waits than attempts allowed: waiting uses none
         attempt = await store.claim(review_id)
-        assert attempt is not None
-        await store.wait(attempt, until=utcnow() - timedelta(seconds=1))  # time to look again
-        assert await ledger.runnable() == [review_id]
-    finally:
-        await ledger.close()
+        assert attempt is not None and not attempt.final, n
+        await store.set_tests(attempt, GraderRun("corr-1", "acme/graders:grade.yml@main"))
+        await store.wait(attempt, until=utcnow() + timedelta(hours=1))
+        assert await store.claim(review_id) is None  # nobody holds it; nobody may take it
+        assert await ledger.runnable() == []
+        assert await store.wake("corr-1") == [review_id]  # the workflow_run webhook
+    resumed = await store.claim(review_id)
+    assert resumed is not None and resumed.tests is not None
+    assert resumed.tests.correlation == "corr-1"
+    await store.finish(resumed, Outcome(state="done", conclusion="success"))
+    assert await store.wake("corr-1") == []
+
+
+async def test_a_wait_that_runs_out_makes_the_review_runnable(ledger: Ledger) -> None:
+    store = JobStore(ledger, lease_seconds=60)
+    review_id = await ledger.enqueue_job(JOB)
+    attempt = await store.claim(review_id)
+    assert attempt is not None
+    await store.wait(attempt, until=utcnow() - timedelta(seconds=1))  # time to look again
+    assert await ledger.runnable() == [review_id]

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.jobs.models import ReviewJob
-from app.ledger import Ledger, StoredReview, findings, reviews, utcnow
+from app.ledger import Ledger, _stored, findings, reviews, utcnow
 from app.review.models import Finding
 
 
@@ -336,9 +336,3 @@ def _finding_row(review_id: int, f: Finding) -> dict[str, Any]:
         "source": f.source[:32],
         "message": f.message[:4000],
     }
-
-
-def _stored(row: Any) -> StoredReview:
-    from app.ledger import _stored as stored
-
-    return stored(row)

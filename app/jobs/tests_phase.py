@@ -52,8 +52,6 @@ class TestsDeps:
     """What the phase needs from the worker: the store, a client without an installation token
     (for the grader's token, made with the app's JWT) and the JWT itself."""
 
-    __test__ = False
-
     store: JobStore
     app_client: GitHubClient
     app_jwt: str
