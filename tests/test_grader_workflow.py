@@ -85,9 +85,10 @@ def test_it_checks_out_the_submitted_commit_and_keeps_no_credentials() -> None:
     assert checkout["with"]["repository"] == "${{ inputs.repository }}"
     assert checkout["with"]["ref"] == "${{ inputs.sha }}"
     assert checkout["with"]["path"] == "submission"
-    for s in steps():
-        if str(s.get("uses", "")).startswith("actions/checkout@"):
-            assert s["with"]["persist-credentials"] is False
+    checkouts = [s for s in steps() if str(s.get("uses", "")).startswith("actions/checkout@")]
+    assert checkout in checkouts  # else the loop below could check nothing
+    for s in checkouts:
+        assert s["with"]["persist-credentials"] is False
 
 
 def test_it_uploads_the_junit_artifact_the_config_names_by_default() -> None:
