@@ -17,8 +17,6 @@ import urllib.parse
 from collections.abc import Iterator
 
 _MIN_TEXT = 8  # decoded characters: shorter results hold no phrase
-# Where something may be encoded: a long run of base64's alphabet with a digit or +/ in it (long
-# identifiers have none), an escape, an entity, a percent sign, a list of numbers or of bits.
 # Where something may be encoded, each looked for only in text holding its mark: a long run of
 # base64's alphabet with a digit or +/ in it (long identifiers have none), an escape, an entity,
 # a percent sign, a list of numbers, bits, or hex bytes.
