@@ -7,10 +7,8 @@ and remembers what this returns (only the job layer writes the ledger).
 
 from __future__ import annotations
 
-from gidgethub import BadRequest
-
 from app.github.api import AmbiguousWrite, GitHubClient
-from app.github.publish import create_marked_comment, find_marked_comment
+from app.github.publish import create_marked_comment, upsert_comment
 from app.render import COMMENT_MARKER
 
 
@@ -53,21 +51,4 @@ async def publish_reviewer_issue(
         number = int(issue["number"])
         return number, await create_marked_comment(gh, reviewer_repo, number, body)
     number, comment_id = known
-    if comment_id is not None:
-        try:
-            await gh.patch(
-                f"/repos/{reviewer_repo}/issues/comments/{comment_id}", data={"body": body}
-            )
-            return number, comment_id
-        except BadRequest as exc:
-            if int(exc.status_code) != 404:
-                raise
-    else:  # an earlier review may have posted it without remembering its id
-        found = await find_marked_comment(gh, reviewer_repo, number)
-        if found is not None:
-            if found.get("body") != body:
-                await gh.patch(
-                    f"/repos/{reviewer_repo}/issues/comments/{found['id']}", data={"body": body}
-                )
-            return number, int(found["id"])
-    return number, await create_marked_comment(gh, reviewer_repo, number, body)
+    return number, await upsert_comment(gh, reviewer_repo, number, body, known_id=comment_id)
