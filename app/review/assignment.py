@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -39,6 +38,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError, core_schema
 from yaml.error import Mark
 
+from app.review.config_model import ConfigModel
 from app.review.config_yaml import AssignmentConfigError as AssignmentConfigError
 from app.review.config_yaml import ConfigProblem as ConfigProblem
 from app.review.config_yaml import (
@@ -138,11 +138,7 @@ PathGlob = Annotated[StrictStr, Field(min_length=1), AfterValidator(_path_glob)]
 RepoGlob = Annotated[StrictStr, Field(min_length=1), AfterValidator(_repo_glob)]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class _CriterionSpec(_Frozen):
+class _CriterionSpec(ConfigModel):
     model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
 
     id: Slug
@@ -215,7 +211,7 @@ BaselineField = Annotated[
 ]
 
 
-class Paths(_Frozen):
+class Paths(ConfigModel):
     """Which files of the change are reviewed (gitignore-style globs, relative to the repo root)."""
 
     include: Annotated[tuple[PathGlob, ...], Field(min_length=1)] = ("**",)
@@ -227,7 +223,7 @@ class Paths(_Frozen):
         )
 
 
-class Assignment(_Frozen):
+class Assignment(ConfigModel):
     """One assignment: the repositories it covers and what they are reviewed against."""
 
     id: Slug
@@ -315,7 +311,7 @@ class Assignment(_Frozen):
         return self.model_copy(update={"brief": text.strip()})
 
 
-class AssignmentConfig(_Frozen):
+class AssignmentConfig(ConfigModel):
     """The whole file. Order matters: a repository gets the first assignment that matches it."""
 
     assignments: tuple[Assignment, ...]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import StrictBool
+
+from app.review.config_model import ConfigModel
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Feedback(_Frozen):
+class Feedback(ConfigModel):
     """Where results go; the score stays reviewer-only unless the organisation says otherwise."""
 
     check_run: StrictBool = True

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
+
+from app.review.config_model import ConfigModel
 
 
-class HistorySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class HistorySettings(ConfigModel):
     one_commit: StrictBool = True
     before_repository: StrictBool = True
     clock_skew_minutes: Annotated[StrictInt, Field(ge=0, le=24 * 60)] = 10

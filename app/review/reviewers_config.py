@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictInt, StrictStr
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from app.review.config_model import ConfigModel
 
 
 def _login(value: str) -> str:
@@ -24,7 +22,7 @@ def _team(value: str) -> str:
     return value
 
 
-class Reviewers(_Frozen):
+class Reviewers(ConfigModel):
     """Who may ask for a fresh grade (`/review`, Re-run): never the candidate, whatever their
     access to the repository, since GitHub Classroom and templates give candidates write or
     admin access to their own assignment repository."""

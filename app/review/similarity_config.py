@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import Field, StrictBool, StrictStr
+
+from app.review.config_model import ConfigModel
 
 
-class SimilaritySettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class SimilaritySettings(ConfigModel):
     enabled: StrictBool = True
     boilerplate: tuple[Annotated[StrictStr, Field(min_length=1)], ...] = ()
     earlier: tuple[Annotated[StrictStr, Field(min_length=1, max_length=128)], ...] = ()

@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, Field, StrictInt, StrictStr
+
+from app.review.config_model import ConfigModel
 
 
 def _full_name(value: str) -> str:
@@ -34,11 +36,7 @@ def _workflow_file(value: str) -> str:
     return value
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GraderWorkflow(_Frozen):
+class GraderWorkflow(ConfigModel):
     """A workflow in a private repository of the organisation (never the candidate's)."""
 
     repo: Annotated[StrictStr, AfterValidator(_full_name)]
@@ -46,7 +44,7 @@ class GraderWorkflow(_Frozen):
     ref: Annotated[StrictStr, Field(min_length=1, max_length=255)] = "main"
 
 
-class HiddenTests(_Frozen):
+class HiddenTests(ConfigModel):
     workflow: GraderWorkflow
     artifact: Annotated[StrictStr, Field(min_length=1, max_length=255)] = "junit"
     timeout_minutes: Annotated[StrictInt, Field(ge=1, le=360)] = 20
