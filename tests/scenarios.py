@@ -55,6 +55,19 @@ def open_pr(
     )
 
 
+def org_with_reviewers(
+    tmp_path: Path, fake: FakeGitHub, config: str, *, reviewers: str = "acme/reviews"
+) -> None:
+    """The organisation's private `.github` repository holding `config`, and its private
+    reviewers' repository (for `reviewer_repo`)."""
+    dotgithub = GitRepo.init(tmp_path / "dotgithub")
+    dotgithub.commit({".github/assignment-review.yml": config}, "config")
+    fake.add_repo("acme/.github", dotgithub, private=True)
+    repo = GitRepo.init(tmp_path / "reviews")
+    repo.commit({"README.md": "private\n"}, "init")
+    fake.add_repo(reviewers, repo, private=True)
+
+
 def only_run(fake: FakeGitHub, head_sha: str, repo: str = REPO) -> dict[str, Any]:
     runs = fake.runs_for(repo, head_sha)
     assert len(runs) == 1, runs

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import llm_harness_for
 from tests.fakes.github import FakeGitHub
 from tests.fakes.llm import FakeLLM, good
-from tests.scenarios import REPO, make_repo, open_pr
+from tests.scenarios import REPO, make_repo, open_pr, org_with_reviewers
 from tests.test_check_run_feedback import CONFIG as NO_CHECK_RUN_CONFIG
 
 CONFIG = NO_CHECK_RUN_CONFIG.replace("{check_run: false, pr_comment: false}", "{pr_comment: true}")
@@ -24,14 +24,7 @@ async def test_the_candidates_ci_is_listed_for_reviewers(
     make_settings: Any, github_http: httpx2.AsyncClient, fake_github: FakeGitHub,
     fake_llm: FakeLLM, tmp_path: Path, changes_workflow: bool,
 ) -> None:
-    from tests.fakes.gitrepo import GitRepo
-
-    dotgithub = GitRepo.init(tmp_path / "dotgithub")
-    dotgithub.commit({".github/assignment-review.yml": CONFIG}, "config")
-    fake_github.add_repo("acme/.github", dotgithub, private=True)
-    reviews = GitRepo.init(tmp_path / "reviews")
-    reviews.commit({"README.md": "private\n"}, "init")
-    fake_github.add_repo("acme/reviews", reviews, private=True)
+    org_with_reviewers(tmp_path, fake_github, CONFIG)
     files: dict[str, str | bytes | None] = {"app/a.py": "x = 1\n"}
     if changes_workflow:
         files[".github/workflows/ci.yml"] = "on: push\njobs: {}\n"

@@ -11,9 +11,8 @@ import httpx2
 
 from tests.conftest import llm_harness_for
 from tests.fakes.github import FakeGitHub
-from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import FakeLLM, good
-from tests.scenarios import REPO, ledger_rows, make_repo, open_pr
+from tests.scenarios import REPO, ledger_rows, make_repo, open_pr, org_with_reviewers
 
 CONFIG = """
 assignments:
@@ -34,12 +33,7 @@ async def test_check_run_false_posts_no_check_run_and_results_still_reach_review
     fake_llm: FakeLLM,
     tmp_path: Path,
 ) -> None:
-    dotgithub = GitRepo.init(tmp_path / "dotgithub")
-    dotgithub.commit({".github/assignment-review.yml": CONFIG}, "config")
-    fake_github.add_repo("acme/.github", dotgithub, private=True)
-    reviews = GitRepo.init(tmp_path / "reviews")
-    reviews.commit({"README.md": "private\n"}, "init")
-    fake_github.add_repo("acme/reviews", reviews, private=True)
+    org_with_reviewers(tmp_path, fake_github, CONFIG)
     payload = open_pr(fake_github, make_repo(tmp_path, fake_github), {"app/a.py": "x = 1\n"})
     fake_llm.script(good(0.75))
     async with llm_harness_for(make_settings(), github_http, fake_llm) as h:

@@ -12,9 +12,8 @@ import httpx2
 
 from tests.conftest import llm_harness_for
 from tests.fakes.github import FakeGitHub
-from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import FakeLLM, good
-from tests.scenarios import REPO, ledger_rows, make_repo
+from tests.scenarios import REPO, ledger_rows, make_repo, org_with_reviewers
 from tests.support import push_payload
 from tests.test_check_run_feedback import CONFIG as NO_CHECK_RUN_CONFIG
 
@@ -25,12 +24,7 @@ async def test_a_force_pushed_single_commit_is_observed_for_reviewers_only(
     make_settings: Any, github_http: httpx2.AsyncClient, fake_github: FakeGitHub,
     fake_llm: FakeLLM, tmp_path: Path,
 ) -> None:
-    dotgithub = GitRepo.init(tmp_path / "dotgithub")
-    dotgithub.commit({".github/assignment-review.yml": CONFIG}, "config")
-    fake_github.add_repo("acme/.github", dotgithub, private=True)
-    reviews = GitRepo.init(tmp_path / "reviews")
-    reviews.commit({"README.md": "private\n"}, "init")
-    fake_github.add_repo("acme/reviews", reviews, private=True)
+    org_with_reviewers(tmp_path, fake_github, CONFIG)
     git = make_repo(tmp_path, fake_github)
     head = git.commit({"app/solution.py": "def solve():\n    return 42\n"}, "everything")
     push = dict(push_payload(REPO, after=head, before="1" * 40), forced=True)

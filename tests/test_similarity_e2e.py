@@ -14,9 +14,8 @@ import httpx2
 from app.cli.report import submissions, to_csv
 from tests.conftest import llm_harness_for
 from tests.fakes.github import FakeGitHub
-from tests.fakes.gitrepo import GitRepo
 from tests.fakes.llm import FakeLLM, good
-from tests.scenarios import ledger_rows, make_repo, open_pr
+from tests.scenarios import ledger_rows, make_repo, open_pr, org_with_reviewers
 from tests.test_check_run_feedback import CONFIG as NO_CHECK_RUN_CONFIG
 
 CONFIG = NO_CHECK_RUN_CONFIG.replace("{check_run: false, pr_comment: false}", "{pr_comment: true}")
@@ -27,12 +26,7 @@ async def test_a_disguised_copy_is_found_and_an_independent_solution_is_not(
     make_settings: Any, github_http: httpx2.AsyncClient, fake_github: FakeGitHub,
     fake_llm: FakeLLM, tmp_path: Path,
 ) -> None:
-    dotgithub = GitRepo.init(tmp_path / "dotgithub")
-    dotgithub.commit({".github/assignment-review.yml": CONFIG}, "config")
-    fake_github.add_repo("acme/.github", dotgithub, private=True)
-    reviews = GitRepo.init(tmp_path / "reviews")
-    reviews.commit({"README.md": "private\n"}, "init")
-    fake_github.add_repo("acme/reviews", reviews, private=True)
+    org_with_reviewers(tmp_path, fake_github, CONFIG)
     starter = {"app/shortener.py": (DATA / "starter.py").read_text()}
     payloads = []
     for name, fixture in (("alice", "original"), ("bob", "disguised"), ("carol", "independent")):
