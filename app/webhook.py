@@ -156,10 +156,11 @@ async def webhook(request: Request) -> Response:
     logs.delivery_id.set(delivery_id)
     received_at = datetime.now(UTC).isoformat()
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
-    decision = await decide(event, Context(
-            delivery_id=delivery_id, received_at=received_at,
-            app_id=services.settings.github_app_id or None,
-        ))
+    context = Context(
+        delivery_id=delivery_id, received_at=received_at,
+        app_id=services.settings.github_app_id or None,
+    )
+    decision = await decide(event, context)
     reason = decision.reason[:200] or "ignored"
     outcome = f"queued {len(decision.jobs)}" if decision.jobs else reason
     delivery = Delivery(
